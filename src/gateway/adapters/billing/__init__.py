@@ -1,0 +1,1 @@
+"""Billing adapters: disabled, local (SQLite ledger) and http (a billing service)."""

@@ -1,0 +1,1 @@
+"""EventPublisher adapters: NATS JetStream, a JSONL file, or none."""

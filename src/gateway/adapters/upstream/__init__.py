@@ -1,0 +1,1 @@
+"""The upstream port over aiohttp."""

@@ -1,0 +1,127 @@
+"""One relayed request once the upstream has answered: its status, headers and body."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol
+
+from gateway.application.batch_urls import rewrite_results_urls
+from gateway.application.request_trace import RequestTrace
+from gateway.domain.ports.upstream import UpstreamResponse
+from gateway.domain.usage_readers import UsageReader
+
+
+class StreamFilter(Protocol):
+    """Rewrites a stream on event boundaries (e.g. hides OpenAI's injected usage chunk)."""
+
+    def feed(self, chunk: bytes) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
+class _Decoder(Protocol):
+    def decompress(self, data: bytes) -> bytes: ...
+
+
+def _copy_decoder(content_encoding: str | None) -> _Decoder | None:
+    """A decoder for the usage reader's copy; the client gets the bytes as they came."""
+    if content_encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(wbits=47)
+    if content_encoding == "deflate":
+        return zlib.decompressobj()
+    return None
+
+
+class RelayExchange:
+    """Read the body with `read_body()` (streaming is False) or iterate it (streaming is True),
+    then call `finish(error)` exactly as the request ended: it records usage and the event."""
+
+    def __init__(
+        self,
+        *,
+        trace: RequestTrace,
+        response: UpstreamResponse,
+        headers: list[tuple[str, str]],
+        streaming: bool,
+        reader: UsageReader | None,
+        content_encoding: str | None,
+        stream_filter: StreamFilter | None,
+        rewrite_origin: str | None,
+        on_finish: Callable[[RelayExchange, BaseException | None], None],
+        monotonic: Callable[[], float],
+    ) -> None:
+        self.status = response.status
+        self.headers = headers
+        self.streaming = streaming
+        self.trace = trace
+        self._response = response
+        self._reader = reader
+        self._encoding = content_encoding
+        self._decoder = _copy_decoder(content_encoding) if reader is not None else None
+        self._filter = stream_filter
+        self._rewrite_origin = rewrite_origin
+        self._on_finish = on_finish
+        self._monotonic = monotonic
+        self._chunks: AsyncIterator[bytes] | None = None
+        self._finished = False
+
+    def _observe(self, chunk: bytes) -> None:
+        reader = self._reader
+        if reader is None:
+            return
+        if self._encoding is None:
+            reader.feed(chunk)
+        elif self._decoder is not None:
+            reader.feed(self._decoder.decompress(chunk))
+
+    async def read_body(self) -> bytes:
+        started = self._monotonic()
+        body = await self._response.read()
+        self.trace.upstream_wait += self._monotonic() - started
+        self._response.release()
+        self._observe(body)
+        if self._rewrite_origin is not None and self._encoding is None:
+            body = rewrite_results_urls(body, self._rewrite_origin)
+        self.trace.bytes_out = len(body)
+        return body
+
+    def __aiter__(self) -> RelayExchange:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._chunks is None:
+            self._chunks = self._response.chunks()
+        trace = self.trace
+        while True:
+            started = self._monotonic()
+            try:
+                chunk = await self._chunks.__anext__()
+            except StopAsyncIteration:
+                tail = self._filter.flush() if self._filter is not None else b""
+                self._filter = None
+                if tail:
+                    trace.bytes_out += len(tail)
+                    return tail
+                raise
+            now = self._monotonic()
+            trace.upstream_wait += now - started
+            if trace.first_byte is None:
+                trace.first_byte = now
+            self._observe(chunk)
+            if self._filter is not None:
+                chunk = self._filter.feed(chunk)
+                if not chunk:
+                    continue
+            trace.bytes_out += len(chunk)
+            return chunk
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """Conclude the request. Idempotent; synchronous so that a cancelled task still does it."""
+        if self._finished:
+            return
+        self._finished = True
+        self._response.release()
+        if self._reader is not None:
+            self.trace.report = self._reader.report()
+        self._on_finish(self, error)

@@ -1,0 +1,190 @@
+"""What the relay learns about one request as it runs, and how it concludes into an event and a
+usage record."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from gateway.application.relay_command import RelayCommand
+from gateway.application.usage_estimate import estimate_usage
+from gateway.domain.caller import Caller
+from gateway.domain.errors import (
+    GatewayError,
+    InvalidRequest,
+    PayloadTooLarge,
+    RouteNotFound,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from gateway.domain.events import EventError, EventUsage, RequestLogEvent
+from gateway.domain.outcome import Outcome
+from gateway.domain.ports.billing import UsageRecord
+from gateway.domain.provider import Operation
+from gateway.domain.usage import ZERO_USAGE, Usage
+from gateway.domain.usage_readers import UsageReport
+
+# Operations that generate tokens: a stream of these that ends early gets its usage estimated.
+GENERATIVE = frozenset(
+    {
+        Operation.MESSAGES,
+        Operation.RESPONSES,
+        Operation.CHAT_COMPLETIONS,
+        Operation.COMPLETIONS,
+        Operation.GENERATE_CONTENT,
+        Operation.STREAM_GENERATE_CONTENT,
+    }
+)
+
+_CLIENT_ERRORS = (InvalidRequest, RouteNotFound, PayloadTooLarge)
+# nginx's convention for "the client closed the request before a status was sent".
+CLIENT_CLOSED_STATUS = 499
+
+
+def _error_of(exc: BaseException) -> EventError:
+    if isinstance(exc, GatewayError):
+        return EventError(type=exc.kind, message=exc.message)
+    if isinstance(exc, asyncio.CancelledError):
+        return EventError(type="client_cancelled", message="the client went away")
+    # Never the exception text: it may carry anything, a key included.
+    return EventError(type="internal", message=type(exc).__name__)
+
+
+def _outcome_of(exc: BaseException) -> Outcome:
+    if isinstance(exc, asyncio.CancelledError):
+        return Outcome.CLIENT_CANCELLED
+    if isinstance(exc, UpstreamTimeout):
+        return Outcome.TIMEOUT
+    if isinstance(exc, UpstreamError):
+        return Outcome.UPSTREAM_ERROR
+    if isinstance(exc, _CLIENT_ERRORS):
+        return Outcome.CLIENT_ERROR
+    if isinstance(exc, GatewayError):
+        return Outcome.REJECTED
+    return Outcome.UPSTREAM_ERROR
+
+
+@dataclass(slots=True)
+class Conclusion:
+    event: RequestLogEvent
+    record: UsageRecord | None  # None when nothing reached the upstream
+
+
+@dataclass(slots=True)
+class RequestTrace:
+    command: RelayCommand
+    caller: Caller
+    started_at: datetime
+    started: float  # monotonic seconds
+    upstream_kind: str
+    model: str | None = None
+    stream: bool = False
+    forwarded: bool = False  # the upstream was contacted
+    status: int | None = None  # the status the client got (or was about to get)
+    upstream_request_id: str | None = None
+    first_byte: float | None = None
+    # Seconds spent awaiting the upstream (headers, then each body read): the rest of the
+    # latency is the gateway's own work and the client's reading.
+    upstream_wait: float = 0.0
+    bytes_out: int = 0
+    report: UsageReport = field(default_factory=UsageReport)
+    request_bytes: int = 0
+
+    def conclude(self, exc: BaseException | None, now: float) -> Conclusion:
+        outcome, error = self._ending(exc)
+        status = self.status or (
+            exc.status if isinstance(exc, GatewayError) else CLIENT_CLOSED_STATUS
+        )
+        usage, partial, estimated = self._usage(outcome)
+        event = self._event(status, outcome, error, usage, partial, estimated, now)
+        record = self._record(status, outcome, usage, partial, estimated)
+        return Conclusion(event, record)
+
+    def _ending(self, exc: BaseException | None) -> tuple[Outcome, EventError | None]:
+        if exc is not None:
+            return _outcome_of(exc), _error_of(exc)
+        stream_error = self.report.stream_error
+        if stream_error is not None:
+            return Outcome.UPSTREAM_ERROR, EventError(
+                type=stream_error.type, message=stream_error.message
+            )
+        if self.status is not None and self.status >= 400:
+            return Outcome.UPSTREAM_ERROR, EventError(
+                type="upstream_status", message=f"upstream answered {self.status}"
+            )
+        if self.report.terminal_status == "failed":
+            return Outcome.UPSTREAM_ERROR, EventError(type="failed", message="response failed")
+        return Outcome.OK, None
+
+    def _usage(self, outcome: Outcome) -> tuple[Usage, bool, bool]:
+        report = self.report
+        succeeded = self.status is not None and self.status < 400
+        if not self.forwarded or not succeeded:
+            return (report.usage if succeeded else ZERO_USAGE), False, False
+        if report.final or self.command.route.operation not in GENERATIVE:
+            return report.usage, False, False
+        # No final count from the provider: what was seen, topped up by an estimate. It is
+        # partial when the request ended early (client gone, upstream cut or silent, error).
+        estimated = estimate_usage(report.usage, report.output_text_bytes, self.request_bytes)
+        return estimated, outcome is not Outcome.OK, estimated != report.usage
+
+    def _event(
+        self,
+        status: int,
+        outcome: Outcome,
+        error: EventError | None,
+        usage: Usage,
+        partial: bool,
+        estimated: bool,
+        now: float,
+    ) -> RequestLogEvent:
+        command = self.command
+        headers = command.headers
+        ttft = (self.first_byte - self.started) * 1000 if self.stream and self.first_byte else None
+        return RequestLogEvent(
+            id=command.request_id,
+            ts=self.started_at,
+            provider=command.route.provider,
+            operation=command.route.operation.value,
+            route=command.route_name,
+            method=command.method,
+            model=self.model,
+            stream=self.stream,
+            status=status,
+            outcome=outcome,
+            latency_ms=round((now - self.started) * 1000, 3),
+            upstream_ms=round(self.upstream_wait * 1000, 3),
+            ttft_ms=round(ttft, 3) if ttft is not None else None,
+            usage=EventUsage(**usage.as_dict()),
+            usage_partial=partial,
+            usage_estimated=estimated,
+            caller=self.caller.fingerprint,
+            upstream="new-api" if self.upstream_kind == "new-api" else "direct",
+            upstream_request_id=self.upstream_request_id,
+            client_ip=command.client_ip,
+            user_agent=headers.get("user-agent"),
+            bytes_in=command.bytes_in if command.bytes_in >= 0 else len(command.body),
+            bytes_out=self.bytes_out,
+            error=error,
+        )
+
+    def _record(
+        self, status: int, outcome: Outcome, usage: Usage, partial: bool, estimated: bool
+    ) -> UsageRecord | None:
+        if not self.forwarded:
+            return None
+        return UsageRecord(
+            request_id=self.command.request_id,
+            ts=self.started_at,
+            caller_key_hash=self.caller.key_hash,
+            caller_fingerprint=self.caller.fingerprint,
+            provider=self.command.route.provider,
+            operation=self.command.route.operation,
+            model=self.model,
+            usage=usage,
+            outcome=outcome,
+            status=status,
+            partial=partial,
+            estimated=estimated,
+        )

@@ -1,0 +1,106 @@
+"""The `gateway` command: serve (the default), check-config, fake-provider."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+from functools import partial
+
+from sanic import Sanic
+from sanic.worker.loader import AppLoader
+
+from gateway.container import ContainerRuntime, build_container
+from gateway.entrypoints.http.app import create_app
+from gateway.settings import ConfigError, Settings, load_settings, render_effective_config
+
+DEFAULT_CONFIG = "configs/config.yaml"
+# Subcommands living in their own modules, each with a `main(argv: list[str]) -> None`.
+_SUBCOMMANDS = {
+    "fake-provider": "gateway.devtools.fake_provider",
+    "keys": "gateway.cli.keys",
+    "batch": "gateway.cli.batch",
+}
+USAGE = """usage:
+  gateway [-conf PATH]                     run the gateway (default config: configs/config.yaml)
+  gateway check-config [-conf PATH]        validate, print the effective config (secrets masked)
+  gateway fake-provider [--host H] [--port P]   run the offline fake provider (all three APIs)
+  gateway keys add|list|revoke|usage ...   manage the local billing ledger's API keys
+  gateway batch run INPUT.jsonl --output RESULTS.jsonl [-conf PATH] [--concurrency N]
+"""
+
+
+def _config_path(args: Sequence[str]) -> str:
+    path = DEFAULT_CONFIG
+    items = list(args)
+    while items:
+        arg = items.pop(0)
+        if arg in ("-conf", "--conf", "-c"):
+            if not items:
+                raise SystemExit(f"gateway: {arg} needs a path\n{USAGE}")
+            path = items.pop(0)
+        elif arg.startswith(("--conf=", "-conf=")):
+            path = arg.split("=", 1)[1]
+        elif arg in ("-h", "--help"):
+            print(USAGE, end="")
+            raise SystemExit(0)
+        else:
+            raise SystemExit(f"gateway: unknown argument {arg!r}\n{USAGE}")
+    return path
+
+
+def _load(path: str) -> Settings:
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def app_for(config_path: str) -> Sanic:  # type: ignore[type-arg]
+    """Build the app in a worker process (Sanic spawns workers; each builds its own container)."""
+    settings = load_settings(config_path)
+    runtime = ContainerRuntime(build_container(settings), settings.server.http.write_timeout)
+    return create_app(settings, runtime, name="gateway")
+
+
+def serve(config_path: str) -> None:
+    settings = _load(config_path)
+    http = settings.server.http
+    loader = AppLoader(factory=partial(app_for, config_path))
+    app = loader.load()
+    workers = settings.server.workers
+    app.prepare(
+        host=http.host,
+        port=http.port,
+        workers=workers,
+        single_process=workers == 1,
+        access_log=False,
+        motd=False,
+    )
+    print(f"gateway listening on http://{http.host}:{http.port} ({workers} worker(s))", flush=True)
+    if workers == 1:
+        Sanic.serve_single(primary=app)
+    else:
+        Sanic.serve(primary=app, app_loader=loader)
+
+
+def check_config(config_path: str) -> None:
+    settings = _load(config_path)
+    print(render_effective_config(settings), end="")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = args[0] if args and not args[0].startswith("-") else "serve"
+    rest = args[1:] if command != "serve" else args
+    if command == "serve":
+        serve(_config_path(rest))
+    elif command == "check-config":
+        check_config(_config_path(rest))
+    elif command in _SUBCOMMANDS:
+        # Imported on use: `gateway` itself must not pay for every subcommand's dependencies.
+        module = importlib.import_module(_SUBCOMMANDS[command])
+        module.main(rest)
+    else:
+        raise SystemExit(f"gateway: unknown command {command!r}\n{USAGE}")

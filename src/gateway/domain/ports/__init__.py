@@ -1,0 +1,1 @@
+"""Ports: the interfaces the core owns and the adapters implement."""

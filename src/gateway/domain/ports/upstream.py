@@ -1,0 +1,53 @@
+"""Port: the upstream that answers relayed requests (new-api or a provider)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    method: str
+    url: str  # absolute, query included
+    headers: Sequence[tuple[str, str]]  # final outgoing headers, credentials substituted
+    body: bytes
+
+
+class UpstreamResponse(Protocol):
+    """An upstream answer whose headers have arrived; its body is read once (`read` or `chunks`)."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> Sequence[tuple[str, str]]:
+        """Headers as received (hop-by-hop included); the relay filters them."""
+        ...
+
+    @property
+    def content_length(self) -> int | None: ...
+
+    async def read(self) -> bytes:
+        """The whole body. Raises UpstreamTimeout or UpstreamCutOff."""
+        ...
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives, never buffered whole.
+
+        Raises UpstreamTimeout or UpstreamCutOff."""
+        ...
+
+    def release(self) -> None:
+        """Give the connection back (dropped when the body was not read to its end). Idempotent."""
+        ...
+
+
+class UpstreamProvider(Protocol):
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        """Send a request and wait for the response headers.
+
+        Raises UpstreamUnreachable (connect failed) or UpstreamTimeout (silent past read timeout).
+        """
+        ...

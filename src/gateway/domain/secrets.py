@@ -1,0 +1,42 @@
+"""A value that must never be printed: API keys, tokens."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Final
+
+
+class Secret:
+    """Wraps a credential so that repr(), str() and logging show a mask, never the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value: Final = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+
+def key_hash(credential: str) -> str:
+    """The full SHA-256 of a credential: how ledgers store keys without holding them."""
+    return hashlib.sha256(credential.encode()).hexdigest()
+
+
+def fingerprint(credential: str) -> str:
+    """A short, stable, non-reversible name for a credential, fit for logs and events."""
+    return "fp_" + key_hash(credential)[:16]

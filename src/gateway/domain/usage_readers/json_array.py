@@ -1,0 +1,98 @@
+"""Incremental splitting of a streamed top-level JSON array (Gemini without `alt=sse`).
+
+Gemini streams `[{...}\\n,\\r\\n{...}\\n]`, cut anywhere by the network. The splitter hands
+back each top-level element object as soon as its closing brace arrives (a bare top-level
+object, such as an error body, counts as one element).
+
+Only braces, brackets and strings matter for finding an element's end. A possessive regex skips
+everything else, whole strings included, inside the C regex engine, so Python code runs once per
+brace or bracket, never per byte. A string cut by a chunk boundary is resumed where the scan
+stopped, so no byte is scanned twice.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+# Skips non-structural bytes and complete strings; stops at a brace, a bracket, the opening
+# quote of a string that has not ended yet, or the end of the buffer.
+_SKIP: Final = re.compile(rb'(?:[^"{}\[\]]++|"(?:[^"\\]++|\\.)*+")*+', re.DOTALL)
+# Skips the rest of a string up to its closing quote (or to a lone trailing backslash).
+_STRING_REST: Final = re.compile(rb'(?:[^"\\]++|\\.)*+', re.DOTALL)
+_QUOTE, _LBRACE, _LBRACKET = 0x22, 0x7B, 0x5B
+_NONE: Final[list[bytes]] = []
+# One element larger than this stops the splitter for good (nothing more is reported): a copy
+# parser must not buffer without bound.
+MAX_ELEMENT_BYTES: Final = 64 << 20
+
+
+class JsonArraySplitter:
+    """Feed raw chunks, get back the complete top-level element objects they finish."""
+
+    __slots__ = ("_base", "_broken", "_buf", "_depth", "_in_string", "_pos", "_start")
+
+    def __init__(self) -> None:
+        self._buf = bytearray()  # from the start of the element being read (or the scan point)
+        self._pos = 0  # where scanning resumes in _buf
+        self._depth = 0
+        self._start = -1  # where the current element starts in _buf; -1 between elements
+        self._base = 0  # the depth its opening brace was at (1 inside the array, 0 if bare)
+        self._in_string = False
+        self._broken = False
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        if self._broken or not chunk:
+            return _NONE
+        self._buf += chunk
+        out: list[bytes] = []
+        self._scan(out)
+        self._compact()
+        if len(self._buf) > MAX_ELEMENT_BYTES:
+            self._broken = True
+            self._buf = bytearray()
+        return out
+
+    def _scan(self, out: list[bytes]) -> None:
+        buf, pos, depth, start = self._buf, self._pos, self._depth, self._start
+        end = len(buf)
+        in_string = self._in_string
+        while pos < end:
+            if in_string:
+                pos = _match_end(_STRING_REST, buf, pos)
+                if pos >= end or buf[pos] != _QUOTE:
+                    break  # the string goes on in the next chunk
+                in_string = False
+                pos += 1
+                continue
+            pos = _match_end(_SKIP, buf, pos)
+            if pos >= end:
+                break
+            char = buf[pos]
+            pos += 1
+            if char == _QUOTE:
+                in_string = True
+            elif char in (_LBRACE, _LBRACKET):
+                if char == _LBRACE and start < 0 and depth <= 1:
+                    start, self._base = pos - 1, depth
+                depth += 1
+            else:
+                depth = depth - 1 if depth > 0 else 0
+                if start >= 0 and depth == self._base:
+                    out.append(bytes(buf[start:pos]))
+                    start = -1
+        self._pos, self._depth, self._start, self._in_string = pos, depth, start, in_string
+
+    def _compact(self) -> None:
+        # Keep only the unfinished element (or nothing): the buffer never holds more than one.
+        cut = self._start if self._start >= 0 else self._pos
+        if cut > 0:
+            del self._buf[:cut]
+            self._pos -= cut
+            if self._start >= 0:
+                self._start = 0
+
+
+def _match_end(pattern: re.Pattern[bytes], buf: bytearray, pos: int) -> int:
+    match = pattern.match(buf, pos)
+    return match.end() if match is not None else pos

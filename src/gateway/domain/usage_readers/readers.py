@@ -1,0 +1,239 @@
+"""Framing-level readers: they split a body into documents; a provider function reads each one.
+
+A provider module supplies plain functions (`apply(state, document)`) and the framing reader
+drives them, so one SSE/JSON/JSONL/array implementation serves every provider. All readers keep
+their findings in an `Accumulator` and never raise on malformed input: a document that does not
+parse, or has an unexpected shape, is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Final, Generic, TypeVar
+
+from gateway.domain.usage import ZERO_USAGE, Usage
+from gateway.domain.usage_readers.base import StreamError, UsageReport
+from gateway.domain.usage_readers.json_array import JsonArraySplitter
+from gateway.domain.usage_readers.scan import MALFORMED, JsonObject, loads_object
+from gateway.domain.usage_readers.sse import SseParser
+
+# A JSON body larger than this is not buffered any further and reports nothing: no generative
+# answer comes near it (huge embeddings lists are read without buffering: openai_embeddings.py).
+MAX_JSON_BYTES: Final = 64 << 20
+# A JSONL record larger than this is skipped (a batch result is one Message: far smaller).
+MAX_LINE_BYTES: Final = 64 << 20
+
+
+@dataclass(slots=True)
+class Accumulator:
+    """What a reader has found so far; mutable, cheap to copy (all fields are immutable)."""
+
+    usage: Usage = ZERO_USAGE
+    final: bool = False
+    terminal_status: str | None = None
+    stream_error: StreamError | None = None
+    output_text_bytes: int = 0
+    response_id: str | None = None
+    response_model: str | None = None
+
+    def build(self) -> UsageReport:
+        return UsageReport(
+            usage=self.usage,
+            final=self.final,
+            terminal_status=self.terminal_status,
+            stream_error=self.stream_error,
+            output_text_bytes=self.output_text_bytes,
+            response_id=self.response_id,
+            response_model=self.response_model,
+        )
+
+
+S = TypeVar("S", bound=Accumulator)
+EMPTY_REPORT: Final = UsageReport()
+
+
+class NullUsageReader:
+    """For bodies that carry no usage (model lists, batch bookkeeping): does nothing."""
+
+    __slots__ = ()
+
+    def feed(self, chunk: bytes) -> None:
+        return None
+
+    def report(self) -> UsageReport:
+        return EMPTY_REPORT
+
+
+class FixedUsageReader:
+    """Reports the same thing whatever the body says (e.g. zero, final, for count_tokens)."""
+
+    __slots__ = ("_report",)
+
+    def __init__(self, report: UsageReport) -> None:
+        self._report = report
+
+    def feed(self, chunk: bytes) -> None:
+        return None
+
+    def report(self) -> UsageReport:
+        return self._report
+
+
+class SseUsageReader(Generic[S]):
+    """text/event-stream: `on_event(state, event_name, data)` is called per dispatched event."""
+
+    __slots__ = ("_on_event", "_parser", "_state")
+
+    def __init__(self, on_event: Callable[[S, bytes | None, bytes], None], state: S) -> None:
+        self._on_event = on_event
+        self._state = state
+        self._parser = SseParser()
+
+    def feed(self, chunk: bytes) -> None:
+        on_event, state = self._on_event, self._state
+        if type(chunk) is not bytes:  # a view of a buffer the relay reuses
+            chunk = bytes(chunk)
+        for name, data in self._parser.feed(chunk):
+            try:
+                on_event(state, name, data)
+            except MALFORMED:
+                continue
+
+    def report(self) -> UsageReport:
+        pending = self._parser.pending()
+        if pending is None:
+            return self._state.build()
+        # An event left without its blank line (a cut or sloppy stream): read it on a copy,
+        # so that a later feed still sees it exactly once.
+        state = replace(self._state)
+        try:
+            self._on_event(state, *pending)
+        except MALFORMED:
+            return self._state.build()
+        return state.build()
+
+
+class JsonUsageReader:
+    """One JSON document: buffered, parsed once at the first report() and cached."""
+
+    __slots__ = ("_apply", "_overflow", "_parts", "_report", "_size")
+
+    def __init__(self, apply: Callable[[Accumulator, JsonObject], None]) -> None:
+        self._apply = apply
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._overflow = False
+        self._report: UsageReport | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        if self._overflow or not chunk:
+            return
+        self._size += len(chunk)
+        if self._size > MAX_JSON_BYTES:
+            self._overflow = True
+            self._parts = []
+        else:
+            self._parts.append(_as_bytes(chunk))
+        self._report = None
+
+    def report(self) -> UsageReport:
+        if self._report is None:
+            self._report = self._read()
+        return self._report
+
+    def _read(self) -> UsageReport:
+        obj = None if self._overflow else loads_object(b"".join(self._parts))
+        if obj is None:
+            return EMPTY_REPORT
+        state = Accumulator()
+        try:
+            self._apply(state, obj)
+        except MALFORMED:
+            return EMPTY_REPORT
+        return state.build()
+
+
+class JsonArrayUsageReader(Generic[S]):
+    """A streamed JSON array: `on_element(state, raw)` per top-level element object."""
+
+    __slots__ = ("_on_element", "_splitter", "_state")
+
+    def __init__(self, on_element: Callable[[S, bytes], None], state: S) -> None:
+        self._on_element = on_element
+        self._state = state
+        self._splitter = JsonArraySplitter()
+
+    def feed(self, chunk: bytes) -> None:
+        for element in self._splitter.feed(_as_bytes(chunk)):
+            try:
+                self._on_element(self._state, element)
+            except MALFORMED:
+                continue
+
+    def report(self) -> UsageReport:
+        return self._state.build()
+
+
+class JsonLinesUsageReader:
+    """JSON Lines: `on_line(state, line)` per complete line (LF or CRLF), blank lines skipped.
+
+    JSONL has no end marker, so `final` means "the body so far ends on a record boundary":
+    a cut in the middle of a line leaves it False. A last line without its LF is read at report().
+    """
+
+    __slots__ = ("_on_line", "_state", "_tail", "_tail_size")
+
+    def __init__(self, on_line: Callable[[Accumulator, bytes], None]) -> None:
+        self._on_line = on_line
+        self._state = Accumulator(final=True)
+        self._tail: list[bytes] = []
+        self._tail_size = 0
+
+    def feed(self, chunk: bytes) -> None:
+        chunk = _as_bytes(chunk)
+        if 10 not in chunk:  # no LF: `int in bytes` is a plain memchr
+            self._keep(chunk)
+            return
+        buf = b"".join((*self._tail, chunk)) if self._tail else chunk
+        lines = buf.split(b"\n")
+        self._tail, self._tail_size = [], 0
+        self._keep(lines.pop())
+        for line in lines:
+            self._line(self._state, line)
+
+    def report(self) -> UsageReport:
+        if not self._tail:
+            return self._state.build()
+        last = b"".join(self._tail)
+        if last.isspace():
+            return self._state.build()
+        state = replace(self._state)
+        if loads_object(last) is None:
+            state.final = False  # cut inside a record
+        else:
+            self._line(state, last)
+        return state.build()
+
+    def _line(self, state: Accumulator, line: bytes) -> None:
+        if not line or line.isspace():
+            return
+        try:
+            self._on_line(state, line)
+        except MALFORMED:
+            return
+
+    def _keep(self, piece: bytes) -> None:
+        if not piece:
+            return
+        self._tail_size += len(piece)
+        if self._tail_size > MAX_LINE_BYTES:
+            self._tail = [b"\x00"]  # the over-long line will never parse: keep a marker only
+            self._tail_size = MAX_LINE_BYTES
+            return
+        self._tail.append(piece)
+
+
+def _as_bytes(chunk: bytes | bytearray | memoryview) -> bytes:
+    # The relay may tee a view of a buffer it reuses: take a copy only when it is not bytes.
+    return chunk if type(chunk) is bytes else bytes(chunk)

@@ -1,0 +1,1 @@
+"""Entrypoints: the Sanic HTTP server (and the controllers it routes to)."""

@@ -1,0 +1,79 @@
+"""The Sanic app factory. The composition root hands it a Runtime; the app only serves."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from typing import Protocol
+
+from sanic import Sanic
+from sanic.config import Config
+
+from gateway.application.relay import RelayService
+from gateway.entrypoints.http.errors import register_error_handlers
+from gateway.entrypoints.http.readiness import Probe, Readiness
+from gateway.entrypoints.http.routes_claude import claude
+from gateway.entrypoints.http.routes_gemini import gemini
+from gateway.entrypoints.http.routes_openai import openai
+from gateway.entrypoints.http.routes_system import system
+from gateway.settings import Settings
+
+_app_numbers = itertools.count()
+
+
+class Runtime(Protocol):
+    """What the app needs from the composition root, per worker process."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def relay_service(self) -> RelayService: ...
+
+    def readiness_probes(self) -> Mapping[str, Probe]: ...
+
+
+def sanic_config(settings: Settings) -> Config:
+    http = settings.server.http
+    config = Config()
+    config.update(
+        {
+            "REQUEST_MAX_SIZE": http.max_body_size,
+            "REQUEST_TIMEOUT": http.read_timeout,
+            # Sanic's response timeout is inactivity on the client connection. It must outlast
+            # the upstream's allowed silence, or a slow-thinking model would get Sanic's 503
+            # before the gateway's 504.
+            "RESPONSE_TIMEOUT": max(http.write_timeout, settings.upstreams.read_timeout + 5),
+            "KEEP_ALIVE_TIMEOUT": http.idle_timeout,
+            # SIGTERM lets in-flight requests and streams finish, bounded by the write timeout.
+            "GRACEFUL_SHUTDOWN_TIMEOUT": http.write_timeout,
+            "NOISY_EXCEPTIONS": False,
+            "MOTD": False,
+            "ACCESS_LOG": False,
+            "KEEP_ALIVE": True,
+        }
+    )
+    return config
+
+
+def create_app(settings: Settings, runtime: Runtime, name: str | None = None) -> Sanic:  # type: ignore[type-arg]
+    app: Sanic = Sanic(  # type: ignore[type-arg]
+        name or f"gateway_{next(_app_numbers)}", config=sanic_config(settings)
+    )
+    app.ctx.max_body = settings.server.http.max_body_size
+    app.ctx.public_url = settings.server.public_url
+    for blueprint in (claude, openai, gemini, system):
+        app.blueprint(blueprint)
+    register_error_handlers(app)
+
+    @app.before_server_start
+    async def start(app: Sanic) -> None:  # type: ignore[type-arg]
+        await runtime.start()
+        app.ctx.relay = runtime.relay_service()
+        app.ctx.readiness = Readiness(runtime.readiness_probes())
+
+    @app.after_server_stop
+    async def stop(app: Sanic) -> None:  # type: ignore[type-arg]
+        await runtime.stop()
+
+    return app

@@ -1,0 +1,59 @@
+"""Gateway-made errors in the calling provider's own error envelope (contract: "Errors")."""
+
+from __future__ import annotations
+
+import orjson
+
+from gateway.domain.provider import Provider
+
+_CLAUDE_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "not_found_error",
+    413: "request_too_large",
+    426: "invalid_request_error",
+    429: "rate_limit_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+_OPENAI_TYPES = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("invalid_request_error", "permission_denied"),
+    404: ("invalid_request_error", "not_found"),
+    405: ("invalid_request_error", "method_not_allowed"),
+    413: ("invalid_request_error", "request_too_large"),
+    426: ("invalid_request_error", "upgrade_required"),
+    429: ("insufficient_quota", "insufficient_quota"),
+    502: ("server_error", "bad_gateway"),
+    503: ("server_error", "service_unavailable"),
+    504: ("server_error", "timeout"),
+}
+_GEMINI_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "NOT_FOUND",
+    413: "INVALID_ARGUMENT",
+    426: "FAILED_PRECONDITION",
+    429: "RESOURCE_EXHAUSTED",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+def error_body(provider: Provider, status: int, message: str) -> bytes:
+    if provider is Provider.CLAUDE:
+        kind = _CLAUDE_TYPES.get(status, "api_error")
+        return orjson.dumps({"type": "error", "error": {"type": kind, "message": message}})
+    if provider is Provider.OPENAI:
+        kind, code = _OPENAI_TYPES.get(status, ("server_error", None))
+        return orjson.dumps(
+            {"error": {"message": message, "type": kind, "param": None, "code": code}}
+        )
+    gemini_status = _GEMINI_STATUS.get(status, "INTERNAL")
+    return orjson.dumps({"error": {"code": status, "message": message, "status": gemini_status}})

@@ -1,0 +1,67 @@
+"""Every error the gateway answers itself, in the calling provider's envelope, mapped here."""
+
+from __future__ import annotations
+
+import logging
+
+from sanic import Request, Sanic
+from sanic.exceptions import SanicException
+from sanic.response import HTTPResponse
+
+from gateway.domain.errors import GatewayError
+from gateway.domain.provider import Provider
+from gateway.domain.routes import provider_for_path
+from gateway.entrypoints.http.envelopes import error_body
+
+logger = logging.getLogger("gateway.errors")
+
+_JSON = "application/json"
+
+
+def _provider(request: Request) -> Provider:
+    headers = request.headers
+    if request.path.startswith("/v1/models") and "anthropic-version" in headers:
+        return Provider.CLAUDE
+    gemini_key = "x-goog-api-key" in headers or "key=" in request.query_string
+    return provider_for_path(request.path, gemini_key)
+
+
+def _render(request: Request, status: int, message: str) -> HTTPResponse:
+    body = error_body(_provider(request), status, message)
+    return HTTPResponse(body, status=status, content_type=_JSON)
+
+
+async def on_gateway_error(request: Request, exc: Exception) -> HTTPResponse:
+    assert isinstance(exc, GatewayError)
+    response = _render(request, exc.status, exc.message)
+    if exc.status == 426:
+        response.headers["upgrade"] = "websocket"
+    return response
+
+
+_SANIC_MESSAGES = {
+    404: "no such route",
+    405: "method not allowed on this route",
+    408: "the request was not received in time",
+    413: "request body is too large",
+    503: "the response was not produced in time",
+}
+
+
+async def on_sanic_error(request: Request, exc: Exception) -> HTTPResponse:
+    assert isinstance(exc, SanicException)
+    status = exc.status_code
+    # Sanic's own texts can echo the path; ours are fixed.
+    return _render(request, status, _SANIC_MESSAGES.get(status, "request refused"))
+
+
+async def on_unexpected(request: Request, exc: Exception) -> HTTPResponse:
+    # The traceback goes to the log; the client gets a fixed text (str(exc) could hold anything).
+    logger.exception("unhandled error on %s %s", request.method, request.path)
+    return _render(request, 500, "internal gateway error")
+
+
+def register_error_handlers(app: Sanic) -> None:  # type: ignore[type-arg]
+    app.error_handler.add(GatewayError, on_gateway_error)
+    app.error_handler.add(SanicException, on_sanic_error)
+    app.error_handler.add(Exception, on_unexpected)

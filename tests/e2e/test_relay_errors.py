@@ -1,0 +1,236 @@
+"""Errors the gateway makes itself, in each provider's envelope; upstream errors pass through."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import aiohttp
+import pytest
+import zstandard
+
+from gateway.devtools.fake_provider import FakeProvider
+from tests.conftest import LiveGateway, free_port, gateway_settings, raw_request, running_gateway
+
+CLAUDE = ("/v1/messages", {"x-api-key": "k", "anthropic-version": "2023-06-01"})
+OPENAI = ("/v1/chat/completions", {"authorization": "Bearer k"})
+GEMINI = ("/v1beta/models/gemini-2.5-flash:generateContent", {"x-goog-api-key": "k"})
+BODY = {"model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+
+
+def assert_envelope(path: str, status: int, body: dict) -> None:  # type: ignore[type-arg]
+    if path.startswith("/v1beta"):
+        assert (
+            body["error"]["code"] == status and body["error"]["status"] and body["error"]["message"]
+        )
+    elif path.startswith("/v1/messages"):
+        assert body["type"] == "error" and body["error"]["type"] and body["error"]["message"]
+    else:
+        assert set(body["error"]) == {"message", "type", "param", "code"}
+
+
+@pytest.mark.parametrize(("path", "headers"), [CLAUDE, OPENAI, GEMINI])
+async def test_malformed_json_is_400_and_nothing_is_forwarded(
+    gateway: LiveGateway, fake_provider: FakeProvider, path: str, headers: dict[str, str]
+) -> None:
+    url = gateway.url + path
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, data=b'{"model": ', headers=headers) as r,
+    ):
+        assert r.status == 400
+        assert_envelope(path, 400, await r.json())
+    assert fake_provider.requests == []
+    event = gateway.events.events[-1]
+    assert event.status == 400 and event.outcome == "client_error"
+
+
+@pytest.mark.parametrize(("path", "headers"), [CLAUDE, OPENAI, GEMINI])
+async def test_body_over_max_body_size_is_413(
+    fake_provider: FakeProvider, path: str, headers: dict[str, str]
+) -> None:
+    settings = gateway_settings(
+        fake_provider.url, server={"http": {"addr": "127.0.0.1:0", "max_body_size": "1KiB"}}
+    )
+    async with running_gateway(settings) as gw, aiohttp.ClientSession() as http:
+        big = json.dumps({**BODY, "pad": "x" * 4096}).encode()
+        async with http.post(gw.url + path, data=big, headers=headers) as r:
+            assert r.status == 413
+            assert_envelope(path, 413, await r.json())
+        # A compressed body that inflates past the limit is refused too (no decompression bomb).
+        bomb = zstandard.ZstdCompressor().compress(b"{" + b" " * 100_000 + b"}")
+        async with http.post(
+            gw.url + path, data=bomb, headers={**headers, "content-encoding": "zstd"}
+        ) as r:
+            assert r.status == 413
+    assert fake_provider.requests == []
+
+
+@pytest.mark.parametrize("path", ["/v1/messages/nope", "/v1/nope", "/v1beta/nope", "/nope"])
+async def test_unknown_route_is_404_in_the_paths_envelope(gateway: LiveGateway, path: str) -> None:
+    async with aiohttp.ClientSession() as http, http.post(gateway.url + path, json=BODY) as r:
+        assert r.status == 404
+        assert_envelope(path, 404, await r.json())
+
+
+@pytest.mark.parametrize(("path", "headers"), [CLAUDE, OPENAI, GEMINI])
+async def test_unreachable_upstream_is_502(path: str, headers: dict[str, str]) -> None:
+    settings = gateway_settings(f"http://127.0.0.1:{free_port()}")
+    async with running_gateway(settings) as gw, aiohttp.ClientSession() as http:
+        async with http.post(gw.url + path, json=BODY, headers=headers) as r:
+            assert r.status == 502
+            body = await r.json()
+            assert_envelope(path, 502, body)
+            assert "SECRET" not in json.dumps(body)
+        assert gw.events.events[-1].outcome == "upstream_error"
+
+
+@pytest.mark.parametrize(("path", "headers"), [CLAUDE, OPENAI, GEMINI])
+async def test_upstream_silent_past_read_timeout_is_504(
+    fake_provider: FakeProvider, path: str, headers: dict[str, str]
+) -> None:
+    # The client's own read timeout (30 s) is not what bounds this: the upstream's silence is.
+    settings = gateway_settings(fake_provider.url, upstreams={"read_timeout": "0.3s"})
+    async with running_gateway(settings) as gw, aiohttp.ClientSession() as http:
+        async with http.post(
+            gw.url + path, json=BODY, headers={**headers, "x-fake-delay-ms": "2000"}
+        ) as r:
+            assert r.status == 504
+            assert_envelope(path, 504, await r.json())
+        assert gw.events.events[-1].outcome == "timeout"
+
+
+async def test_slow_upstream_within_read_timeout_is_served(fake_provider: FakeProvider) -> None:
+    settings = gateway_settings(fake_provider.url, upstreams={"read_timeout": "1s"})
+    async with running_gateway(settings) as gw, aiohttp.ClientSession() as http:
+        # 1.5 s in all, but never silent for 1 s: a long stream is not a timeout.
+        headers = {**OPENAI[1], "x-fake-chunk-delay-ms": "300", "x-fake-chunks": "5"}
+        async with http.post(
+            gw.url + OPENAI[0], json={**BODY, "stream": True}, headers=headers
+        ) as r:
+            assert r.status == 200
+            assert b"[DONE]" in await r.read()
+
+
+@pytest.mark.parametrize(("path", "headers"), [CLAUDE, OPENAI, GEMINI])
+async def test_upstream_errors_pass_through(
+    gateway: LiveGateway, path: str, headers: dict[str, str]
+) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(gateway.url + path, json=BODY, headers={**headers, "x-fake-status": "429"}) as r,
+    ):
+        assert r.status == 429
+        assert r.headers["retry-after"] == "1"
+        assert_envelope(path, 429, await r.json())
+    event = gateway.events.events[-1]
+    assert (
+        event.status == 429 and event.outcome == "upstream_error" and event.usage.total_tokens == 0
+    )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1beta/models/..%2F..%2Fv1%2Fmodels:generateContent",
+        "/v1beta/models/%2e%2e:generateContent",
+        "/v1beta/models/gemini%2Fx:generateContent",
+        "/v1beta/models/..:generateContent",
+        "/v1beta/models/gemini-2.5-flash:deleteEverything",
+        "/v1/messages/batches/..%2F..%2Fmodels",
+        "/v1/messages/batches/%2e%2e/results",
+        "/v1/messages/batches/..",
+    ],
+)
+async def test_path_segments_cannot_escape_their_route(
+    gateway: LiveGateway, fake_provider: FakeProvider, path: str
+) -> None:
+    # A raw request: HTTP clients would normalize the path before sending it.
+    method = "POST" if ":" in path else "GET"
+    status, body = await raw_request(gateway.url, method, path, json.dumps(BODY).encode())
+    assert status == 404, body
+    assert fake_provider.requests == []
+
+
+async def test_client_credentials_never_reach_the_upstream_in_direct_mode(
+    gateway: LiveGateway, fake_provider: FakeProvider
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        path = "/v1beta/models/gemini-2.5-flash:generateContent?key=CLIENTKEY&foo=1"
+        async with http.post(gateway.url + path, json={"contents": []}) as r:
+            assert r.status == 200
+        async with http.post(
+            gateway.url + OPENAI[0],
+            json=BODY,
+            headers={
+                "authorization": "Bearer CLIENTKEY",
+                "openai-organization": "org-client",
+                "connection": "keep-alive, x-hop",
+                "x-hop": "1",
+                "keep-alive": "timeout=5",
+            },
+        ) as r:
+            assert r.status == 200
+            assert "x-gateway-request-id" in r.headers
+            assert r.headers.get("x-request-id", "").startswith("req_fake")
+    gemini, chat = fake_provider.requests[-2:]
+    assert (
+        gemini.query_string == "foo=1"
+        and gemini.headers["x-goog-api-key"] == "gemini-upstream-SECRET"
+    )
+    assert chat.headers["authorization"] == "Bearer sk-openai-upstream-SECRET"
+    for recorded in (gemini, chat):
+        assert "CLIENTKEY" not in json.dumps(recorded.headers) + recorded.query_string
+        assert not {"x-hop", "keep-alive", "openai-organization"} & set(recorded.headers)
+
+
+async def test_claude_code_query_is_forwarded(
+    gateway: LiveGateway, fake_provider: FakeProvider
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        headers = {**CLAUDE[1], "anthropic-beta": "a,b"}
+        async with http.post(
+            gateway.url + "/v1/messages?beta=true", json=BODY, headers=headers
+        ) as r:
+            assert r.status == 200
+            assert r.headers["request-id"].startswith("req_fake")
+    seen = fake_provider.requests[-1]
+    assert seen.query_string == "beta=true" and seen.headers["anthropic-beta"] == "a,b"
+    assert seen.headers["anthropic-version"] == "2023-06-01"
+
+
+async def test_gzip_from_upstream_is_passed_through_once_encoded(gateway: LiveGateway) -> None:
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        headers = {**OPENAI[1], "x-fake-gzip": "1"}
+        async with http.post(gateway.url + OPENAI[0], json=BODY, headers=headers) as r:
+            raw = await r.read()
+            assert r.headers["content-encoding"] == "gzip"
+            assert int(r.headers["content-length"]) == len(raw)
+    assert json.loads(gzip.decompress(raw))["usage"]["prompt_tokens"] == 13
+    assert gateway.events.events[-1].usage.input_tokens == 10  # read from a decoded copy
+
+
+@pytest.mark.parametrize("encoding", ["zstd", "gzip"])
+async def test_compressed_request_bodies_are_decoded(
+    gateway: LiveGateway, fake_provider: FakeProvider, encoding: str
+) -> None:
+    plain = json.dumps({"model": "gpt-5", "input": "hi"}).encode()
+    body = (
+        zstandard.ZstdCompressor().compress(plain) if encoding == "zstd" else gzip.compress(plain)
+    )
+    async with aiohttp.ClientSession() as http:
+        headers = {"authorization": "Bearer k", "content-encoding": encoding}
+        async with http.post(gateway.url + "/v1/responses", data=body, headers=headers) as r:
+            assert r.status == 200
+    seen = fake_provider.requests[-1]
+    assert seen.body == plain and "content-encoding" not in seen.headers
+    assert gateway.events.events[-1].model == "gpt-5"
+
+
+@pytest.mark.parametrize("path", ["/v1/responses", "/responses"])
+async def test_websocket_upgrade_attempt_gets_426(gateway: LiveGateway, path: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        headers = {"upgrade": "websocket", "connection": "Upgrade", "authorization": "Bearer k"}
+        async with http.get(gateway.url + path, headers=headers) as r:
+            assert r.status == 426
+            assert_envelope(path, 426, await r.json())

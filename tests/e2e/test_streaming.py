@@ -1,0 +1,140 @@
+"""Streams pass through as they arrive, and end the way the upstream or the client ended them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from gateway.devtools.fake_provider import FakeProvider
+from tests.conftest import LiveGateway, gateway_settings, running_gateway
+
+CHAT = "/v1/chat/completions"
+AUTH = {"authorization": "Bearer k"}
+STREAM_BODY = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+
+
+async def test_stream_is_incremental(gateway: LiveGateway) -> None:
+    headers = {**AUTH, "x-fake-chunks": "6", "x-fake-chunk-delay-ms": "150"}
+    arrivals: list[float] = []
+    async with aiohttp.ClientSession() as http:
+        start = time.perf_counter()
+        async with http.post(gateway.url + CHAT, json=STREAM_BODY, headers=headers) as r:
+            assert r.headers["content-type"].startswith("text/event-stream")
+            assert "content-length" not in r.headers
+            async for _ in r.content.iter_any():
+                arrivals.append(time.perf_counter() - start)
+    # The first chunk is there long before the last (6 x 150 ms apart), not all at the end.
+    assert arrivals[0] < 0.3 and arrivals[-1] - arrivals[0] > 0.6
+    event = gateway.events.events[-1]
+    assert event.stream and event.ttft_ms is not None and event.ttft_ms < 300
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "headers"),
+    [
+        (
+            "/v1/messages",
+            {"model": "c", "max_tokens": 8, "stream": True, "messages": []},
+            {"x-api-key": "k"},
+        ),
+        (CHAT, STREAM_BODY, AUTH),
+        ("/v1/responses", {"model": "gpt-5", "input": "hi", "stream": True}, AUTH),
+        (
+            "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+            {"contents": []},
+            {"x-goog-api-key": "k"},
+        ),
+        (
+            "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+            {"contents": []},
+            {"x-goog-api-key": "k"},
+        ),
+    ],
+)
+async def test_upstream_cut_mid_stream_reaches_the_client_as_a_truncation(
+    gateway: LiveGateway,
+    path: str,
+    body: dict,
+    headers: dict[str, str],  # type: ignore[type-arg]
+) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(gateway.url + path, json=body, headers={**headers, "x-fake-cut-after": "2"}) as r,
+    ):
+        assert r.status == 200
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await r.read()
+    event = (await gateway.events.wait_for(1))[-1]
+    assert event.outcome == "upstream_error" and event.error is not None
+    assert event.error.type == "upstream_cut_off" and event.usage_partial
+
+
+async def test_upstream_silent_mid_stream_is_a_timeout(fake_provider: FakeProvider) -> None:
+    settings = gateway_settings(fake_provider.url, upstreams={"read_timeout": "0.3s"})
+    async with running_gateway(settings) as gw, aiohttp.ClientSession() as http:
+        headers = {**AUTH, "x-fake-stall-after": "2"}
+        async with http.post(gw.url + CHAT, json=STREAM_BODY, headers=headers) as r:
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await r.read()
+        event = (await gw.events.wait_for(1))[-1]
+        assert event.outcome == "timeout" and event.status == 200
+
+
+class _SlowUpstream:
+    """An SSE upstream that notes when its client (the gateway) goes away."""
+
+    def __init__(self) -> None:
+        self.gone_at: float | None = None
+
+    async def handler(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        try:
+            for i in range(200):
+                await response.write(
+                    b'data: {"choices":[{"delta":{"content":"x"}}],"n":%d}\n\n' % i
+                )
+                await asyncio.sleep(0.05)
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.gone_at = time.perf_counter()
+            raise
+        return response
+
+
+@pytest.fixture
+async def slow_upstream() -> AsyncIterator[tuple[str, _SlowUpstream]]:
+    upstream = _SlowUpstream()
+    app = web.Application(handler_args={"handler_cancellation": True})
+    app.router.add_post(CHAT, upstream.handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield f"http://127.0.0.1:{port}", upstream
+    await runner.cleanup()
+
+
+async def test_client_leaving_cancels_the_upstream_at_once(
+    slow_upstream: tuple[str, _SlowUpstream],
+) -> None:
+    url, upstream = slow_upstream
+    async with running_gateway(gateway_settings(url)) as gw:
+        async with aiohttp.ClientSession() as http:
+            r = await http.post(gw.url + CHAT, json=STREAM_BODY, headers=AUTH)
+            await r.content.readany()
+            left_at = time.perf_counter()
+            r.close()  # the client hangs up mid-stream
+        event = (await gw.events.wait_for(1))[-1]
+        for _ in range(40):
+            if upstream.gone_at is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert upstream.gone_at is not None and upstream.gone_at - left_at < 1.0
+        assert event.outcome == "client_cancelled" and event.usage_partial
+        assert event.usage.output_tokens >= 1  # billed for what it consumed (estimated)
