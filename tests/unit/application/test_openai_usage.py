@@ -1,0 +1,65 @@
+"""Asking OpenAI streams for usage on the client's behalf, and hiding what was added."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from gateway.application.openai_usage_filter import OpenAIUsageChunkFilter
+from gateway.application.request_intent import with_include_usage
+
+STREAM = (
+    b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"Hi"}}],"usage":null}\n\n'
+    b'data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}\n\n'
+    b'data: {"id":"c","choices":[],"usage":{"prompt_tokens":19,"completion_tokens":10}}\n\n'
+    b"data: [DONE]\n\n"
+)
+EXPECTED = (
+    b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n'
+    b'data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+    b"data: [DONE]\n\n"
+)
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 64, len(STREAM)])
+def test_filter_gives_the_stream_the_client_asked_for_whatever_the_chunking(size: int) -> None:
+    stream_filter = OpenAIUsageChunkFilter()
+    out = b"".join(stream_filter.feed(STREAM[i : i + size]) for i in range(0, len(STREAM), size))
+    assert out + stream_filter.flush() == EXPECTED
+
+
+def test_filter_leaves_text_that_mentions_usage_alone() -> None:
+    event = b'data: {"choices":[{"delta":{"content":"the \\"usage\\":null field"}}]}\n\n'
+    assert OpenAIUsageChunkFilter().feed(event) == event
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"model":"m","stream":true}', {"include_usage": True}),
+        (b'  {"model":"m"}', {"include_usage": True}),
+        (
+            b'{"model":"m","stream_options":{"include_obfuscation":false}}',
+            {"include_obfuscation": False, "include_usage": True},
+        ),
+        (b'{"model":"m","stream_options":{"include_usage":false}}', {"include_usage": True}),
+        (b'{"model":"m","stream_options":null}', {"include_usage": True}),
+    ],
+)
+def test_include_usage_is_added_exactly_once(body: bytes, expected: dict[str, bool]) -> None:
+    amended = with_include_usage(body, orjson.loads(body))
+    assert amended is not None
+    document = orjson.loads(amended)
+    assert document["stream_options"] == expected and document["model"] == "m"
+
+
+def test_a_client_that_asked_already_keeps_its_body() -> None:
+    body = b'{"stream_options":{"include_usage":true}}'
+    assert with_include_usage(body, orjson.loads(body)) is None
+
+
+def test_empty_object_gets_a_valid_body() -> None:
+    amended = with_include_usage(b"{}", {})
+    assert amended is not None and orjson.loads(amended) == {
+        "stream_options": {"include_usage": True}
+    }

@@ -1,0 +1,214 @@
+"""The relay use-case with in-memory fakes of its ports: no network, no Sanic."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import pytest
+
+from gateway.application.background import BackgroundTasks
+from gateway.application.relay import RelayService
+from gateway.application.relay_command import RelayCommand, RelaySettings, UpstreamTarget
+from gateway.domain.errors import InvalidRequest, QuotaExceeded, UpstreamCutOff, UpstreamUnreachable
+from gateway.domain.provider import Provider
+from gateway.domain.routes import STATIC_ROUTES, gemini_model_route
+from gateway.domain.secrets import Secret
+from tests.fakes import MemoryBilling, MemoryEventPublisher, ScriptedResponse, ScriptedUpstream
+
+DIRECT = RelaySettings(
+    new_api=None,
+    direct={
+        Provider.CLAUDE: UpstreamTarget("https://claude.test", Secret("claude-key")),
+        Provider.OPENAI: UpstreamTarget("https://openai.test", Secret("openai-key")),
+        Provider.GEMINI: UpstreamTarget("https://gemini.test", Secret("gemini-key")),
+    },
+)
+NEW_API = RelaySettings(
+    new_api=UpstreamTarget("http://newapi.test", Secret("")), direct=DIRECT.direct
+)
+
+CHAT = STATIC_ROUTES[("POST", "/v1/chat/completions")]
+MESSAGES = STATIC_ROUTES[("POST", "/v1/messages")]
+SSE = (("content-type", "text/event-stream"),)
+
+
+def command(
+    route=CHAT, body: bytes = b'{"model":"gpt-4o"}', headers=None, query: str = ""
+) -> RelayCommand:  # type: ignore[no-untyped-def]
+    return RelayCommand(
+        route=route,
+        route_name=route.upstream_path,
+        method="POST",
+        query=query,
+        headers=headers or {"authorization": "Bearer client-key", "user-agent": "ua/1"},
+        body=body,
+        request_id="req-1",
+    )
+
+
+def service(
+    upstream: ScriptedUpstream,
+    settings: RelaySettings = DIRECT,
+    billing: MemoryBilling | None = None,
+):  # type: ignore[no-untyped-def]
+    events = MemoryEventPublisher()
+    billing = billing or MemoryBilling()
+    relay = RelayService(
+        upstream=upstream,
+        billing=billing,
+        events=events,
+        settings=settings,
+        background=BackgroundTasks(),
+    )
+    return relay, events, billing
+
+
+async def test_direct_mode_replaces_the_credential_and_forwards_the_body_unchanged() -> None:
+    upstream = ScriptedUpstream(
+        ScriptedResponse(body_chunks=[b'{"usage":{"prompt_tokens":5,"completion_tokens":2}}'])
+    )
+    relay, events, billing = service(upstream, billing=MemoryBilling(needs_usage=False))
+    exchange = await relay.open(command())
+    assert orjson.loads(await exchange.read_body())["usage"]["prompt_tokens"] == 5
+    exchange.finish()
+    sent = upstream.requests[0]
+    assert sent.url == "https://openai.test/v1/chat/completions"
+    assert ("authorization", "Bearer openai-key") in sent.headers
+    assert all("client-key" not in v for _, v in sent.headers)
+    assert sent.body == b'{"model":"gpt-4o"}'
+    event = events.events[0]
+    assert (event.outcome, event.status, event.model, event.usage.input_tokens) == (
+        "ok",
+        200,
+        "gpt-4o",
+        5,
+    )
+    assert (
+        event.caller is not None
+        and event.caller.startswith("fp_")
+        and "client-key" not in event.caller
+    )
+    await relay.drain(1)
+    assert billing.records["req-1"].usage.output_tokens == 2
+
+
+async def test_new_api_passthrough_keeps_the_clients_credential_in_its_place() -> None:
+    upstream = ScriptedUpstream(ScriptedResponse())
+    relay, _, _ = service(upstream, NEW_API)
+    headers = {"x-api-key": "client-key", "anthropic-version": "2023-06-01"}
+    exchange = await relay.open(command(MESSAGES, headers=headers, query="beta=true"))
+    await exchange.read_body()
+    exchange.finish()
+    sent = upstream.requests[0]
+    assert sent.url == "http://newapi.test/v1/messages?beta=true"
+    assert ("x-api-key", "client-key") in sent.headers
+
+
+async def test_gemini_query_key_never_travels_in_the_url() -> None:
+    upstream = ScriptedUpstream(ScriptedResponse())
+    relay, _, _ = service(upstream)
+    route = gemini_model_route("gemini-2.5-flash:generateContent")
+    exchange = await relay.open(command(route, b"{}", headers={}, query="key=client-key&x=1"))
+    await exchange.read_body()
+    exchange.finish()
+    sent = upstream.requests[0]
+    assert sent.url == "https://gemini.test/v1beta/models/gemini-2.5-flash:generateContent?x=1"
+    assert ("x-goog-api-key", "gemini-key") in sent.headers
+
+
+async def test_malformed_json_is_refused_before_anything_is_sent() -> None:
+    upstream = ScriptedUpstream()
+    relay, events, billing = service(upstream)
+    with pytest.raises(InvalidRequest):
+        await relay.open(command(body=b"{nope"))
+    assert upstream.requests == [] and billing.authorizations == []
+    assert events.events[0].outcome == "client_error" and events.events[0].status == 400
+    await relay.drain(1)
+    assert billing.records == {}  # nothing reached the upstream: nothing to bill
+
+
+async def test_billing_denial_is_the_answer_and_nothing_is_sent() -> None:
+    upstream = ScriptedUpstream()
+    relay, events, _ = service(upstream, billing=MemoryBilling(deny=QuotaExceeded()))
+    with pytest.raises(QuotaExceeded):
+        await relay.open(command())
+    assert upstream.requests == []
+    assert events.events[0].outcome == "rejected" and events.events[0].status == 429
+
+
+async def test_unreachable_upstream_is_recorded_with_zero_usage() -> None:
+    relay, events, billing = service(ScriptedUpstream(UpstreamUnreachable()))
+    with pytest.raises(UpstreamUnreachable):
+        await relay.open(command())
+    await relay.drain(1)
+    assert events.events[0].outcome == "upstream_error" and events.events[0].status == 502
+    assert billing.records["req-1"].usage.total_tokens == 0
+
+
+async def test_openai_stream_asks_for_usage_and_hides_the_usage_chunk() -> None:
+    chunks = [
+        b'data: {"choices":[{"delta":{"content":"hello"}}],"usage":null}\n\n',
+        b'data: {"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3}}\n\n',
+        b"data: [DONE]\n\n",
+    ]
+    upstream = ScriptedUpstream(ScriptedResponse(headers=SSE, body_chunks=chunks))
+    relay, events, _ = service(upstream)
+    exchange = await relay.open(command(body=b'{"model":"gpt-4o","stream":true}'))
+    received = b"".join([c async for c in exchange])
+    exchange.finish()
+    assert orjson.loads(upstream.requests[0].body)["stream_options"] == {"include_usage": True}
+    assert b'"usage"' not in received and received.endswith(b"data: [DONE]\n\n")
+    assert b"hello" in received
+    assert events.events[0].usage.input_tokens == 9 and events.events[0].usage.output_tokens == 3
+
+
+async def test_client_that_asked_for_usage_gets_it_untouched() -> None:
+    chunks = [b'data: {"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3}}\n\n']
+    upstream = ScriptedUpstream(ScriptedResponse(headers=SSE, body_chunks=chunks))
+    relay, _, _ = service(upstream)
+    body = b'{"model":"m","stream":true,"stream_options":{"include_usage":true}}'
+    exchange = await relay.open(command(body=body))
+    received = b"".join([c async for c in exchange])
+    exchange.finish()
+    assert upstream.requests[0].body == body and received == chunks[0]
+
+
+async def test_cut_stream_is_billed_with_an_estimate_and_marked_partial() -> None:
+    chunks = [
+        b"event: message_start\ndata: "
+        b'{"type":"message_start","message":{"usage":{"input_tokens":20,"output_tokens":1}}}\n\n',
+        b"event: content_block_delta\ndata: "
+        b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"'
+        + b"x" * 40
+        + b'"}}\n\n',
+    ]
+    upstream = ScriptedUpstream(
+        ScriptedResponse(headers=SSE, body_chunks=chunks, fail_with=UpstreamCutOff())
+    )
+    relay, events, billing = service(upstream)
+    exchange = await relay.open(
+        command(MESSAGES, b'{"model":"c","stream":true}', {"x-api-key": "k"})
+    )
+    with pytest.raises(UpstreamCutOff):
+        async for _ in exchange:
+            pass
+    exchange.finish(UpstreamCutOff())
+    await relay.drain(1)
+    record = billing.records["req-1"]
+    assert record.partial and record.estimated
+    assert record.usage.input_tokens == 20 and record.usage.output_tokens == 10  # 40 bytes / 4
+    assert events.events[0].outcome == "upstream_error"
+
+
+async def test_client_cancel_mid_stream_is_recorded_once() -> None:
+    chunks = [b'data: {"choices":[{"delta":{"content":"abcdefgh"}}]}\n\n']
+    upstream = ScriptedUpstream(ScriptedResponse(headers=SSE, body_chunks=chunks))
+    relay, events, billing = service(upstream)
+    exchange = await relay.open(command(body=b'{"model":"m","stream":true,"messages":[]}'))
+    await exchange.__anext__()
+    exchange.finish(asyncio.CancelledError())
+    exchange.finish()  # idempotent: one event, one record
+    await relay.drain(1)
+    assert len(events.events) == 1 and events.events[0].outcome == "client_cancelled"
+    assert billing.records["req-1"].partial and billing.records["req-1"].usage.output_tokens == 2

@@ -1,0 +1,88 @@
+"""Segments taken from a path can never make the gateway call another upstream path."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.domain.errors import RouteNotFound
+from gateway.domain.provider import Operation, Provider
+from gateway.domain.routes import claude_batch_route, gemini_model_route, provider_for_path
+
+
+@pytest.mark.parametrize(
+    ("segment", "path", "operation"),
+    [
+        (
+            "gemini-2.5-flash:generateContent",
+            "/v1beta/models/gemini-2.5-flash:generateContent",
+            Operation.GENERATE_CONTENT,
+        ),
+        (
+            "gemini-embedding-001:batchEmbedContents",
+            "/v1beta/models/gemini-embedding-001:batchEmbedContents",
+            Operation.BATCH_EMBED_CONTENTS,
+        ),
+        (
+            "learnlm-2.0-flash-experimental:streamGenerateContent",
+            "/v1beta/models/learnlm-2.0-flash-experimental:streamGenerateContent",
+            Operation.STREAM_GENERATE_CONTENT,
+        ),
+    ],
+)
+def test_gemini_routes_are_rebuilt_from_their_parts(
+    segment: str, path: str, operation: Operation
+) -> None:
+    route = gemini_model_route(segment)
+    assert (route.upstream_path, route.operation, route.provider) == (
+        path,
+        operation,
+        Provider.GEMINI,
+    )
+
+
+@pytest.mark.parametrize(
+    "segment",
+    [
+        "..:generateContent",
+        "../../v1/x:generateContent",
+        "a/b:generateContent",
+        "%2e%2e:countTokens",
+        "m:generateContent/../../x",
+        "m:nope",
+        "m",
+        ":generateContent",
+        "a\\b:generateContent",
+        "m%2F:generateContent",
+        "m?x=1:generateContent",
+        "m#f:generateContent",
+    ],
+)
+def test_unsafe_gemini_segments_are_refused(segment: str) -> None:
+    with pytest.raises(RouteNotFound):
+        gemini_model_route(segment)
+
+
+@pytest.mark.parametrize("batch_id", ["..", "a/b", "%2e%2e", "a?b", "", "x" * 200, "a.b"])
+def test_unsafe_batch_ids_are_refused(batch_id: str) -> None:
+    with pytest.raises(RouteNotFound):
+        claude_batch_route(Operation.BATCH_GET, batch_id)
+
+
+def test_batch_routes() -> None:
+    route = claude_batch_route(Operation.BATCH_RESULTS, "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF")
+    assert route.upstream_path == "/v1/messages/batches/msgbatch_013Zva2CMHLNnXjNJJKqJ2EF/results"
+
+
+@pytest.mark.parametrize(
+    ("path", "gemini_key", "provider"),
+    [
+        ("/v1beta/x", False, Provider.GEMINI),
+        ("/v1/messages/x", False, Provider.CLAUDE),
+        ("/v1/models/g:generateContent", False, Provider.GEMINI),
+        ("/v1/models", True, Provider.GEMINI),
+        ("/v1/models", False, Provider.OPENAI),
+        ("/anything", False, Provider.OPENAI),
+    ],
+)
+def test_error_envelope_follows_the_path(path: str, gemini_key: bool, provider: Provider) -> None:
+    assert provider_for_path(path, gemini_key) is provider
