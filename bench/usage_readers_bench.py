@@ -2,8 +2,10 @@
 
 Run: PYTHONPATH=src python bench/usage_readers_bench.py [rounds]
 
-Each stream is fed one event per chunk (the way upstreams usually flush), through a fresh
-reader, then report() is called; the best of 20 short runs is shown. Also times the two ways of
+Streams: Claude Messages with 64 text deltas, OpenAI chat with 64 chunks (usage included), and
+64 Gemini answers both as alt=sse frames and as one streamed JSON array. Each stream is fed one
+event per chunk (the way upstreams usually flush), through a fresh reader, then report() is
+called; the best of 20 short runs is shown (shared machines are noisy). Also times the two ways of
 counting text bytes in a Claude content_block_delta and an OpenAI chunk (one regex pass over the
 raw payload vs orjson.loads and a dict walk), the basis of the choice documented in claude.py
 and openai.py.
@@ -11,6 +13,7 @@ and openai.py.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import time
@@ -99,6 +102,40 @@ def openai_stream() -> list[bytes]:
     )
     chunks.append(b"data: [DONE]\n\n")
     return chunks
+
+
+def gemini_array_stream() -> list[bytes]:
+    """A pretty-printed streamGenerateContent array (no alt=sse), one element per chunk."""
+    elements = []
+    for i in range(DELTAS):
+        element = {
+            "candidates": [
+                {
+                    "content": {"parts": [{"text": WORDS[i % len(WORDS)] * 3}], "role": "model"},
+                    "index": 0,
+                }
+            ],
+            "usageMetadata": {
+                "promptTokenCount": 10,
+                "candidatesTokenCount": i,
+                "totalTokenCount": 10 + i,
+            },
+            "modelVersion": "gemini-2.5-flash",
+            "responseId": "kJ8RaOTxLs2wnvgPuYfU4Ak",
+        }
+        elements.append(json.dumps(element, indent=2).encode())
+    chunks = [b"[" + elements[0]]
+    chunks.extend(b"\n,\r\n" + element for element in elements[1:])
+    chunks.append(b"\n]")
+    return chunks
+
+
+def gemini_sse_stream() -> list[bytes]:
+    """The same answers as alt=sse frames: compact JSON, CRLF line ends."""
+    elements = [json.loads(chunk.lstrip(b"[\n,\r")) for chunk in gemini_array_stream()[:-1]]
+    return [
+        b"data: " + json.dumps(e, separators=(",", ":")).encode() + b"\r\n\r\n" for e in elements
+    ]
 
 
 class SplitterOnly:
@@ -220,6 +257,22 @@ def main() -> None:
         "openai chat sse",
         openai,
         lambda: usage_reader_for(Provider.OPENAI, Operation.CHAT_COMPLETIONS, BodyFraming.SSE),
+        rounds,
+    )
+    report_stream(
+        "gemini sse (crlf)",
+        gemini_sse_stream(),
+        lambda: usage_reader_for(
+            Provider.GEMINI, Operation.STREAM_GENERATE_CONTENT, BodyFraming.SSE
+        ),
+        rounds,
+    )
+    report_stream(
+        "gemini array stream",
+        gemini_array_stream(),
+        lambda: usage_reader_for(
+            Provider.GEMINI, Operation.STREAM_GENERATE_CONTENT, BodyFraming.JSON_ARRAY_STREAM
+        ),
         rounds,
     )
     compare_text_counting(openai[1], rounds)

@@ -71,6 +71,7 @@ async def raw_request(
     writer.write(head.encode() + body)
     response = await reader.read()
     writer.close()
+    await writer.wait_closed()
     status_line, _, rest = response.partition(b"\r\n")
     return int(status_line.split()[1]), rest
 

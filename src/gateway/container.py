@@ -8,7 +8,8 @@ from typing import Any, Protocol
 from dependency_injector import containers, providers
 
 from gateway.adapters.billing.disabled import DisabledBilling
-from gateway.adapters.events.disabled import DisabledEventPublisher
+from gateway.adapters.events.factory import event_publisher_for
+from gateway.adapters.events.managed import ManagedEventPublisher
 from gateway.adapters.upstream.aiohttp_upstream import AiohttpUpstream, UpstreamPoolSettings
 from gateway.application.background import BackgroundTasks
 from gateway.application.relay import RelayService
@@ -33,6 +34,19 @@ async def _running(component: _Lifecycle) -> AsyncIterator[_Lifecycle]:
         yield component
     finally:
         await component.close()
+
+
+async def _running_if_managed(component: object) -> AsyncIterator[object]:
+    """Like _running, for a provider that tests or batch jobs may override with a plain object
+    (an in-memory fake has no lifecycle)."""
+    if not isinstance(component, ManagedEventPublisher):
+        yield component
+        return
+    await component.start()  # bounded by nats.connect_timeout, far below Sanic's 30 s
+    try:
+        yield component
+    finally:
+        await component.close()  # hands every event to NATS or to the spool
 
 
 def _pool_settings(settings: Settings) -> UpstreamPoolSettings:
@@ -80,7 +94,8 @@ class Container(containers.DeclarativeContainer):
     upstream_running = providers.Resource(_running, upstream)
 
     billing = providers.Singleton(DisabledBilling)
-    events = providers.Singleton(DisabledEventPublisher)
+    events = providers.Singleton(event_publisher_for, settings)
+    events_running = providers.Resource(_running_if_managed, events)
 
     relay = providers.Singleton(
         RelayService,
@@ -121,7 +136,11 @@ class ContainerRuntime:
         async def process() -> tuple[bool, Mapping[str, Any]]:
             return True, {}
 
-        return {"process": process}
+        probes: dict[str, Probe] = {"process": process}
+        events = self._container.events()
+        if isinstance(events, ManagedEventPublisher):
+            probes["events"] = events.readiness
+        return probes
 
 
 def build_container(settings: Settings, **overrides: Any) -> Container:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode
 
 from gateway.application.relay_command import Headers, UpstreamTarget
-from gateway.domain.caller import ANONYMOUS, Caller, CredentialPlace
+from gateway.domain.caller import ANONYMOUS, Caller, CredentialPlace, caller_for
 from gateway.domain.provider import Provider
-from gateway.domain.secrets import Secret
 
 
 def _bearer(headers: Headers) -> str | None:
@@ -21,19 +20,19 @@ def read_caller(provider: Provider, headers: Headers, query: str) -> Caller:
     """Claude: x-api-key or Bearer; OpenAI: Bearer; Gemini: x-goog-api-key or ?key=."""
     if provider is Provider.CLAUDE:
         if key := headers.get("x-api-key"):
-            return Caller(Secret(key), CredentialPlace.X_API_KEY)
+            return caller_for(key, CredentialPlace.X_API_KEY)
         if token := _bearer(headers):
-            return Caller(Secret(token), CredentialPlace.BEARER)
+            return caller_for(token, CredentialPlace.BEARER)
     elif provider is Provider.OPENAI:
         if token := _bearer(headers):
-            return Caller(Secret(token), CredentialPlace.BEARER)
+            return caller_for(token, CredentialPlace.BEARER)
     else:
         if key := headers.get("x-goog-api-key"):
-            return Caller(Secret(key), CredentialPlace.GOOG_HEADER)
+            return caller_for(key, CredentialPlace.GOOG_HEADER)
         if "key=" in query and (key := _query_key(query)):
-            return Caller(Secret(key), CredentialPlace.GOOG_QUERY)
+            return caller_for(key, CredentialPlace.GOOG_QUERY)
         if token := _bearer(headers):  # OAuth access tokens on the Gemini API
-            return Caller(Secret(token), CredentialPlace.BEARER)
+            return caller_for(token, CredentialPlace.BEARER)
     return ANONYMOUS
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 
 from gateway.application.background import BackgroundTasks
 from gateway.application.credentials import read_caller
 from gateway.application.exchange import RelayExchange, StreamFilter
-from gateway.application.headers import downstream_headers, header_value
+from gateway.application.headers import ResponseHeaders
 from gateway.application.openai_usage_filter import OpenAIUsageChunkFilter
 from gateway.application.relay_command import RelayCommand, RelaySettings
 from gateway.application.request_intent import RequestIntent, read_intent, with_include_usage
@@ -124,11 +124,12 @@ class RelayService:
         hide_usage: bool,
     ) -> RelayExchange:
         route = command.route
-        raw_headers = response.headers
+        headers = ResponseHeaders(response.headers)
+        index = headers.index
         trace.status = response.status
-        trace.upstream_request_id = _upstream_request_id(raw_headers)
-        content_type = header_value(raw_headers, "content-type") or ""
-        encoding = header_value(raw_headers, "content-encoding")
+        trace.upstream_request_id = _upstream_request_id(index)
+        content_type = index.get("content-type", "")
+        encoding = index.get("content-encoding")
         encoding = encoding.strip().lower() if encoding else None
         ok = response.status < 300
         length = response.content_length
@@ -156,7 +157,7 @@ class RelayService:
         return RelayExchange(
             trace=trace,
             response=response,
-            headers=downstream_headers(raw_headers),
+            headers=headers.downstream,
             streaming=streaming,
             reader=reader,
             content_encoding=encoding,
@@ -172,7 +173,7 @@ class RelayService:
     def _conclude(self, trace: RequestTrace, error: BaseException | None) -> None:
         conclusion = trace.conclude(error, self._clock.monotonic())
         self._events.publish(conclusion.event)
-        if conclusion.record is not None:
+        if conclusion.record is not None and self._billing.needs_usage:
             # Recorded in the background: the response is not held up, and a cancelled request
             # task (client gone) cannot cancel the record with it.
             self._background.spawn(self._billing.record(conclusion.record))
@@ -182,9 +183,9 @@ class RelayService:
         return await self._background.drain(timeout)
 
 
-def _upstream_request_id(headers: Sequence[tuple[str, str]]) -> str | None:
+def _upstream_request_id(index: Mapping[str, str]) -> str | None:
     for name in _REQUEST_ID_HEADERS:
-        if (value := header_value(headers, name)) is not None:
+        if (value := index.get(name)) is not None:
             return value
     return None
 

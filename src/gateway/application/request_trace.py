@@ -4,7 +4,7 @@ usage record."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.application.relay_command import RelayCommand
@@ -37,6 +37,7 @@ GENERATIVE = frozenset(
     }
 )
 
+NO_REPORT = UsageReport()
 _CLIENT_ERRORS = (InvalidRequest, RouteNotFound, PayloadTooLarge)
 # nginx's convention for "the client closed the request before a status was sent".
 CLIENT_CLOSED_STATUS = 499
@@ -88,7 +89,7 @@ class RequestTrace:
     # latency is the gateway's own work and the client's reading.
     upstream_wait: float = 0.0
     bytes_out: int = 0
-    report: UsageReport = field(default_factory=UsageReport)
+    report: UsageReport = NO_REPORT
     request_bytes: int = 0
 
     def conclude(self, exc: BaseException | None, now: float) -> Conclusion:

@@ -28,7 +28,7 @@ def build_upstream_request(
         if route.provider is Provider.OPENAI and target.api_key
         else _NO_EXTRA
     )
-    headers = upstream_headers(command.headers.items(), drop)
+    headers = upstream_headers(command.headers, drop)
     credential = upstream_credential(route.provider, caller, target, new_api=new_api)
     if credential is not None:
         headers.append(credential)

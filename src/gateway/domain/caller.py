@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from gateway.domain.secrets import Secret, fingerprint, key_hash
+from gateway.domain.secrets import Secret, fingerprint_of_hash, key_hash
 
 
 class CredentialPlace(StrEnum):
@@ -21,14 +21,33 @@ class CredentialPlace(StrEnum):
 class Caller:
     credential: Secret
     place: CredentialPlace | None
+    # sha256 of the credential (how ledgers know a key without holding it) and its short form
+    # for logs and events; computed from the credential when not given.
+    key_hash: str | None = None
+    fingerprint: str | None = None
 
-    @property
-    def fingerprint(self) -> str | None:
-        return fingerprint(self.credential.reveal()) if self.credential else None
-
-    @property
-    def key_hash(self) -> str | None:
-        return key_hash(self.credential.reveal()) if self.credential else None
+    def __post_init__(self) -> None:
+        if self.credential and self.key_hash is None:
+            digest = key_hash(self.credential.reveal())
+            object.__setattr__(self, "key_hash", digest)
+            object.__setattr__(self, "fingerprint", fingerprint_of_hash(digest))
 
 
-ANONYMOUS = Caller(Secret(""), None)
+# Clients reuse a handful of keys: hashing each once per process, not once per request, is
+# measurably cheaper on the hot path. Bounded so a flood of random keys cannot grow it.
+_KNOWN: dict[str, tuple[str, str]] = {}
+_KNOWN_LIMIT = 10_000
+
+
+def caller_for(credential: str, place: CredentialPlace) -> Caller:
+    known = _KNOWN.get(credential)
+    if known is None:
+        digest = key_hash(credential)
+        known = (digest, fingerprint_of_hash(digest))
+        if len(_KNOWN) >= _KNOWN_LIMIT:
+            _KNOWN.clear()
+        _KNOWN[credential] = known
+    return Caller(Secret(credential), place, known[0], known[1])
+
+
+ANONYMOUS = Caller(Secret(""), None, None, None)

@@ -1,19 +1,27 @@
-"""The request-log event: one per relayed request (contract: "Request-log event")."""
+"""The request-log event: one per relayed request (contract: "Request-log event").
+
+A slotted dataclass, because one is built on every request: constructing it costs a fraction of
+a pydantic model's validation (and half of a frozen dataclass's). Treat it as immutable. Its JSON (`to_json`, orjson: RFC 3339 timestamps, enums as their
+values) and its validation for consumers (`RequestLogEvent.model_validate_json`, a pydantic
+TypeAdapter over the same class) keep the one schema in one place.
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Literal
+from functools import cache
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from pydantic import TypeAdapter
 
 from gateway.domain.outcome import Outcome
 from gateway.domain.provider import Provider
 
 
-class EventUsage(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(slots=True, kw_only=True)
+class EventUsage:
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
@@ -22,17 +30,15 @@ class EventUsage(BaseModel):
     total_tokens: int = 0
 
 
-class EventError(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(slots=True, kw_only=True)
+class EventError:
     type: str
     message: str
 
 
-class RequestLogEvent(BaseModel):
+@dataclass(slots=True, kw_only=True)
+class RequestLogEvent:
     """What happened to one request. Never holds a key or a body."""
-
-    model_config = ConfigDict(frozen=True)
 
     id: str
     ts: datetime  # when the request arrived, UTC
@@ -45,12 +51,8 @@ class RequestLogEvent(BaseModel):
     status: int
     outcome: Outcome
     latency_ms: float
-    upstream_ms: float = 0.0  # time spent waiting on the upstream (beyond the contract's fields)
     ttft_ms: float | None  # None when not streamed
-    usage: EventUsage = Field(default_factory=EventUsage)
-    # Extras beyond the contract's fields, for exact accounting.
-    usage_partial: bool = False
-    usage_estimated: bool = False
+    usage: EventUsage = field(default_factory=EventUsage)
     caller: str | None  # key fingerprint
     upstream: Literal["new-api", "direct"]
     upstream_request_id: str | None
@@ -59,7 +61,32 @@ class RequestLogEvent(BaseModel):
     bytes_in: int
     bytes_out: int
     error: EventError | None = None
+    # Beyond the contract's fields: exact accounting and the gateway's own overhead.
+    upstream_ms: float = 0.0  # time spent waiting on the upstream
+    usage_partial: bool = False  # the request ended before the provider's final usage
+    usage_estimated: bool = False  # part of `usage` is the gateway's documented estimate
 
-    @property
-    def subject_suffix(self) -> str:
-        return self.provider.value
+    def to_json(self) -> bytes:
+        return orjson.dumps(self)
+
+    def model_dump_json(self) -> str:
+        return self.to_json().decode()
+
+    def model_dump(self, mode: str = "python") -> dict[str, Any]:
+        if mode == "json":
+            document: dict[str, Any] = orjson.loads(self.to_json())
+            return document
+        return asdict(self)
+
+    @classmethod
+    def model_validate_json(cls, data: str | bytes) -> RequestLogEvent:
+        return _adapter().validate_json(data)
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        return _adapter().json_schema()
+
+
+@cache
+def _adapter() -> TypeAdapter[RequestLogEvent]:
+    return TypeAdapter(RequestLogEvent)

@@ -39,4 +39,8 @@ def key_hash(credential: str) -> str:
 
 def fingerprint(credential: str) -> str:
     """A short, stable, non-reversible name for a credential, fit for logs and events."""
-    return "fp_" + key_hash(credential)[:16]
+    return fingerprint_of_hash(key_hash(credential))
+
+
+def fingerprint_of_hash(digest: str) -> str:
+    return "fp_" + digest[:16]

@@ -68,7 +68,7 @@ async def test_direct_mode_replaces_the_credential_and_forwards_the_body_unchang
     upstream = ScriptedUpstream(
         ScriptedResponse(body_chunks=[b'{"usage":{"prompt_tokens":5,"completion_tokens":2}}'])
     )
-    relay, events, billing = service(upstream, billing=MemoryBilling(needs_usage=False))
+    relay, events, billing = service(upstream)
     exchange = await relay.open(command())
     assert orjson.loads(await exchange.read_body())["usage"]["prompt_tokens"] == 5
     exchange.finish()

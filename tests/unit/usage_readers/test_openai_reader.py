@@ -170,7 +170,9 @@ def test_small_embeddings_body(read_every_way: ReadEveryWay) -> None:
 
 
 @pytest.mark.parametrize("usage_first", [False, True])
-def test_large_embeddings_body_is_read_from_its_ends(usage_first: bool, read: Read) -> None:
+def test_large_embeddings_body_is_read_from_its_ends(
+    usage_first: bool, read: Read, random_splits: Callable[[bytes, int], list[bytes]]
+) -> None:
     vector = base64.b64encode(bytes(range(256)) * 24).decode()  # 8 KiB of base64
     data = [{"object": "embedding", "index": i, "embedding": vector} for i in range(100)]
     doc: dict[str, object] = {"object": "list", "data": data}
@@ -183,6 +185,8 @@ def test_large_embeddings_body_is_read_from_its_ends(usage_first: bool, read: Re
     assert len(body) > 4 * KEEP_BYTES
     chunks = [body[i : i + 16384] for i in range(0, len(body), 16384)]
     report = read(embeddings, chunks)
+    assert read(embeddings, [body]) == report
+    assert read(embeddings, random_splits(body, 1)) == report
     assert report.usage == Usage(input_tokens=4100)
     assert report.final is True
     assert report.response_model == "text-embedding-3-large"

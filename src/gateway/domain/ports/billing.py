@@ -32,7 +32,7 @@ class Decision:
 ALLOW = Decision(True)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)  # built per request: not frozen, cheaper (treat as immutable)
 class UsageRecord:
     request_id: str
     ts: datetime

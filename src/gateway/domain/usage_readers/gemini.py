@@ -34,14 +34,7 @@ from gateway.domain.usage_readers.readers import (
     JsonUsageReader,
     SseUsageReader,
 )
-from gateway.domain.usage_readers.scan import (
-    JsonObject,
-    as_int,
-    get_dict,
-    get_str,
-    loads_object,
-    utf8_len,
-)
+from gateway.domain.usage_readers.scan import JsonObject, as_int, get_str, utf8_len
 
 _ZERO_FINAL_READER: Final = FixedUsageReader(UsageReport(final=True))
 
@@ -49,6 +42,14 @@ _ZERO_FINAL_READER: Final = FixedUsageReader(UsageReport(final=True))
 @dataclass(slots=True)
 class GeminiState(Accumulator):
     finished: bool = False  # a finishReason or blockReason was seen
+    # The last usageMetadata, converted at build(): nearly every chunk carries one, and only
+    # the last one counts.
+    raw_usage: JsonObject | None = None
+
+    def build(self) -> UsageReport:
+        if self.raw_usage is not None:
+            self.usage = gemini_usage(self.raw_usage)
+        return Accumulator.build(self)  # (zero-argument super() fails in slots dataclasses)
 
 
 def gemini_usage(raw: JsonObject) -> Usage:
@@ -74,13 +75,12 @@ def error_of(value: Any) -> StreamError:
 
 def on_chunk(state: GeminiState, data: bytes) -> None:
     """One streamed GenerateContentResponse (an SSE data payload or an array element)."""
-    obj = loads_object(data)
-    if obj is None:
-        return
-    has_usage, finished = _apply(state, obj)
-    state.finished = state.finished or finished
-    if has_usage and state.finished:
-        state.final = True
+    obj = orjson.loads(data)
+    raw, finish = _read(state, obj)
+    state.finished = state.finished or finish is not None
+    if raw is not None:
+        state.raw_usage = raw
+        state.final = state.final or state.finished
 
 
 def on_sse_event(state: GeminiState, name: bytes | None, data: bytes) -> None:
@@ -89,48 +89,43 @@ def on_sse_event(state: GeminiState, name: bytes | None, data: bytes) -> None:
 
 def apply_json(state: Accumulator, obj: JsonObject) -> None:
     """A non-streamed GenerateContentResponse: final when it has usageMetadata."""
-    state.final, _ = _apply(state, obj)
+    raw, _ = _read(state, obj)
+    if raw is not None:
+        state.usage = gemini_usage(raw)
+        state.final = True
 
 
-def _apply(state: Accumulator, obj: JsonObject) -> tuple[bool, bool]:
-    """Read one response into `state`: (it had usageMetadata, it had a finish or block reason)."""
+def _read(state: Accumulator, obj: JsonObject) -> tuple[JsonObject | None, str | None]:
+    """Read one response into `state`; return its usageMetadata and finish (or block) reason.
+
+    Kept lean for streams (one call per chunk): a response of an unexpected shape raises, and
+    the reader skips it.
+    """
     if obj.get("error"):
         state.stream_error = error_of(obj["error"])
-        return False, False
-    state.response_id = get_str(obj, "responseId") or state.response_id
-    state.response_model = get_str(obj, "modelVersion") or state.response_model
-    candidates = obj.get("candidates")
-    candidates = candidates if isinstance(candidates, list) else []
-    finish = _finish_reason(candidates) or get_str(get_dict(obj, "promptFeedback"), "blockReason")
-    state.terminal_status = finish or state.terminal_status
-    state.output_text_bytes += sum(_candidate_bytes(c) for c in candidates)
+        return None, None
+    if state.response_id is None:
+        state.response_id = get_str(obj, "responseId")
+        state.response_model = get_str(obj, "modelVersion")
+    finish = None
+    for candidate in obj.get("candidates") or ():
+        state.output_text_bytes += _parts_bytes(candidate.get("content"))
+        finish = candidate.get("finishReason") or finish  # the last candidate's that has one
+    if finish is None and "promptFeedback" in obj:
+        finish = (obj["promptFeedback"] or {}).get("blockReason")
+    if finish is not None:
+        state.terminal_status = str(finish)
     raw = obj.get("usageMetadata")
-    if isinstance(raw, dict):
-        state.usage = gemini_usage(raw)
-    return isinstance(raw, dict), finish is not None
+    return (raw if isinstance(raw, dict) else None), finish
 
 
-def _finish_reason(candidates: list[Any]) -> str | None:
-    """The finishReason of the last candidate that has one."""
-    for candidate in reversed(candidates):
-        reason = get_str(candidate, "finishReason") if isinstance(candidate, dict) else None
-        if reason is not None:
-            return reason
-    return None
-
-
-def _candidate_bytes(candidate: Any) -> int:
-    if not isinstance(candidate, dict):
-        return 0
-    parts = get_dict(candidate, "content").get("parts")
+def _parts_bytes(content: Any) -> int:
     total = 0
-    for part in parts if isinstance(parts, list) else ():
-        if not isinstance(part, dict):
-            continue
-        text = get_str(part, "text")
+    for part in (content.get("parts") or ()) if content else ():
+        text = part.get("text")
         if text is not None:
             total += utf8_len(text)
-        elif isinstance(part.get("functionCall"), dict):
+        elif "functionCall" in part:
             total += len(orjson.dumps(part["functionCall"].get("args")))
     return total
 

@@ -7,7 +7,7 @@ object, such as an error body, counts as one element).
 Only braces, brackets and strings matter for finding an element's end. A possessive regex skips
 everything else, whole strings included, inside the C regex engine, so Python code runs once per
 brace or bracket, never per byte. A string cut by a chunk boundary is resumed where the scan
-stopped, so no byte is scanned twice.
+stopped, so a long string arriving in many chunks is not scanned again from its start.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Final
 # Skips non-structural bytes and complete strings; stops at a brace, a bracket, the opening
 # quote of a string that has not ended yet, or the end of the buffer.
 _SKIP: Final = re.compile(rb'(?:[^"{}\[\]]++|"(?:[^"\\]++|\\.)*+")*+', re.DOTALL)
+# The same, up to and including the next brace or bracket: one regex call per structural byte.
+_TOKEN: Final = re.compile(rb'(?:[^"{}\[\]]++|"(?:[^"\\]++|\\.)*+")*+[{}\[\]]', re.DOTALL)
 # Skips the rest of a string up to its closing quote (or to a lone trailing backslash).
 _STRING_REST: Final = re.compile(rb'(?:[^"\\]++|\\.)*+', re.DOTALL)
 _QUOTE, _LBRACE, _LBRACKET = 0x22, 0x7B, 0x5B
@@ -54,34 +56,39 @@ class JsonArraySplitter:
         return out
 
     def _scan(self, out: list[bytes]) -> None:
-        buf, pos, depth, start = self._buf, self._pos, self._depth, self._start
-        end = len(buf)
-        in_string = self._in_string
-        while pos < end:
-            if in_string:
-                pos = _match_end(_STRING_REST, buf, pos)
-                if pos >= end or buf[pos] != _QUOTE:
-                    break  # the string goes on in the next chunk
-                in_string = False
-                pos += 1
-                continue
-            pos = _match_end(_SKIP, buf, pos)
-            if pos >= end:
-                break
-            char = buf[pos]
+        buf, pos = self._buf, self._pos
+        if self._in_string:  # resume the string the last chunk cut, where its scan stopped
+            pos = _match_end(_STRING_REST, buf, pos)
+            if pos >= len(buf) or buf[pos] != _QUOTE:
+                self._pos = pos
+                return
             pos += 1
-            if char == _QUOTE:
-                in_string = True
-            elif char in (_LBRACE, _LBRACKET):
-                if char == _LBRACE and start < 0 and depth <= 1:
-                    start, self._base = pos - 1, depth
+            self._in_string = False
+        depth, start, base = self._depth, self._start, self._base
+        token = _TOKEN.match
+        while (match := token(buf, pos)) is not None:
+            pos = match.end()
+            char = buf[pos - 1]
+            if char in (_LBRACE, _LBRACKET):
+                if start < 0 and depth <= 1 and char == _LBRACE:
+                    start, base = pos - 1, depth
                 depth += 1
             else:
                 depth = depth - 1 if depth > 0 else 0
-                if start >= 0 and depth == self._base:
+                if depth == base and start >= 0:
                     out.append(bytes(buf[start:pos]))
                     start = -1
-        self._pos, self._depth, self._start, self._in_string = pos, depth, start, in_string
+        self._depth, self._start, self._base = depth, start, base
+        self._skip_tail(pos)
+
+    def _skip_tail(self, pos: int) -> None:
+        """Move past what follows the last brace; an unfinished string is entered, not rescanned."""
+        buf = self._buf
+        pos = _match_end(_SKIP, buf, pos)
+        if pos < len(buf):  # stopped at the opening quote of a string that goes on
+            pos = _match_end(_STRING_REST, buf, pos + 1)
+            self._in_string = True
+        self._pos = pos
 
     def _compact(self) -> None:
         # Keep only the unfinished element (or nothing): the buffer never holds more than one.

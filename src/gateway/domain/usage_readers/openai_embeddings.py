@@ -5,8 +5,9 @@ can run to hundreds of MiB for a large batch, with a tiny `usage` at the end. Bu
 parsing it whole would hold the memory and stall the event loop for tens of milliseconds, and a
 body past the JSON cap would go unbilled. So this reader keeps only the first and the last
 64 KiB: a small body is kept whole and parsed; for a larger one, `"usage": {...}` and `"model"`
-are found in the kept tail (or head, should a provider put them first) and parsed alone.
-Vector data is numbers and base64 only, so a `"usage"` key cannot be faked by it.
+are found in the kept tail (or head, should a provider put them first) and parsed alone; in
+the middle of a large body they would not be found, and nothing would be reported. Vector
+data is numbers and base64 only, so a `"usage"` key cannot be faked by it.
 """
 
 from __future__ import annotations
@@ -31,10 +32,13 @@ _MODEL: Final = re.compile(rb'"model"\s*:\s*"([^"\\]*)"')
 
 
 class EmbeddingsUsageReader:
-    __slots__ = ("_head", "_report", "_size", "_tail", "_tail_size")
+    """Keeps the first and last KEEP_BYTES of the body; reads the usage at report()."""
+
+    __slots__ = ("_head", "_head_size", "_report", "_size", "_tail", "_tail_size")
 
     def __init__(self) -> None:
-        self._head = b""
+        self._head: list[bytes] = []
+        self._head_size = 0
         self._tail: list[bytes] = []
         self._tail_size = 0
         self._size = 0
@@ -43,13 +47,14 @@ class EmbeddingsUsageReader:
     def feed(self, chunk: bytes) -> None:
         if not chunk:
             return
-        chunk = bytes(chunk)
+        chunk = bytes(chunk)  # no copy when it is bytes already
         self._size += len(chunk)
         self._report = None
-        if len(self._head) < KEEP_BYTES:
-            room = KEEP_BYTES - len(self._head)
-            self._head += chunk[:room]
-            chunk = chunk[room:]
+        if self._head_size < KEEP_BYTES:
+            piece = chunk[: KEEP_BYTES - self._head_size]
+            self._head.append(piece)
+            self._head_size += len(piece)
+            chunk = chunk[len(piece) :]
         if chunk:
             self._tail.append(chunk)
             self._tail_size += len(chunk)
@@ -63,15 +68,15 @@ class EmbeddingsUsageReader:
         return self._report
 
     def _read(self) -> UsageReport:
-        tail = b"".join(self._tail)
+        head, tail = b"".join(self._head), b"".join(self._tail)
         state = Accumulator()
-        if self._size == len(self._head) + len(tail):  # all of it was kept
-            obj = loads_object(self._head + tail)
+        if self._size == len(head) + len(tail):  # all of it was kept
+            obj = loads_object(head + tail)
             if obj is None:
                 return EMPTY_REPORT
             apply_embeddings(state, obj)
         else:
-            _read_ends(state, self._head, tail)
+            _read_ends(state, head, tail)
         return state.build()
 
 

@@ -1,8 +1,9 @@
 """An incremental text/event-stream splitter (WHATWG rules, protocols.md 4.3).
 
 It parses a *copy* of a stream the relay forwards untouched, so it only has to find events, and
-it has to be cheap: every chunk of every stream goes through it. It works on whole buffers with
-`bytes.find`/`split`/`replace` (C loops) and keeps only the unfinished last line between feeds.
+it has to be cheap: every chunk of every stream goes through it. It works on whole chunks with
+memchr tests and `split`/`splitlines` (C loops), never per byte in Python, and keeps only the
+unfinished last line (and the event being built) between feeds.
 
 - Lines end with CRLF, LF or CR. A CR ending one chunk and an LF starting the next are one line
   end, so the parser remembers a trailing CR and drops the LF that may follow.
@@ -71,7 +72,7 @@ class SseParser:
         return None if data is None else (event, data)
 
     def _prologue(self, chunk: bytes) -> bytes:
-        if self._cr:
+        if self._cr and chunk:  # (an empty chunk must not break up a CR and its LF)
             self._cr = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
