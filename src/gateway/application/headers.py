@@ -66,7 +66,7 @@ class ResponseHeaders:
     """The upstream's response headers read in one pass: what goes back to the client (framing
     is the server's business) and a lower-case index of single values for the relay to read."""
 
-    __slots__ = ("index", "downstream")
+    __slots__ = ("downstream", "index")
 
     def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
         index: dict[str, str] = {}

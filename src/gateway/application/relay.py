@@ -32,8 +32,8 @@ class RelayService:
     Rules:
     - A JSON body is parsed once, for the model and the stream flag; malformed JSON is refused
       before anything is forwarded. The original bytes are forwarded, except that OpenAI streams
-      are asked for usage (stream_options.include_usage) when billing needs it; the extra usage
-      chunk is then hidden from a client that did not ask for it.
+      are asked for usage (stream_options.include_usage, a config switch, on by default: events,
+      metrics and billing all need it); the extra chunk is hidden from a client that did not ask.
     - Billing authorizes before anything is forwarded; a denial is the client's answer.
     - The client's credential is replaced per RelaySettings and never reaches another provider.
     - Usage is read from a copy of the body as it passes; every request ends in exactly one event,
@@ -108,7 +108,6 @@ class RelayService:
         if (
             intent.document is None
             or not self._settings.openai_include_usage
-            or not self._billing.needs_usage
             or command.route.operation is Operation.RESPONSES  # reports usage unasked
         ):
             return command.body, False

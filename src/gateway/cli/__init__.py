@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import importlib
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from functools import partial
 
@@ -64,8 +67,28 @@ def app_for(config_path: str) -> Sanic:  # type: ignore[type-arg]
     return create_app(settings, runtime, name="gateway")
 
 
+def _prepare_metrics_dir(settings: Settings) -> None:
+    """Several workers share Prometheus metrics through files in PROMETHEUS_MULTIPROC_DIR. It is
+    set here, in the launcher, before any worker starts (workers inherit the environment and
+    import prometheus_client afresh), and emptied of the last run's files here only: a worker
+    wiping it would delete its siblings' live files."""
+    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not settings.metrics.enabled or (settings.server.workers == 1 and not configured):
+        return  # one process: metrics stay in memory
+    path = (
+        settings.metrics.multiproc_dir
+        or configured
+        or os.path.join(tempfile.gettempdir(), f"gateway-metrics-{os.getpid()}")
+    )
+    os.makedirs(path, exist_ok=True)
+    for stale in glob.glob(os.path.join(path, "*.db")):  # only metric files, never more
+        os.remove(stale)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+
+
 def serve(config_path: str) -> None:
     settings = _load(config_path)
+    _prepare_metrics_dir(settings)
     http = settings.server.http
     loader = AppLoader(factory=partial(app_for, config_path))
     app = loader.load()

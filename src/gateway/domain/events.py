@@ -1,9 +1,10 @@
 """The request-log event: one per relayed request (contract: "Request-log event").
 
 A slotted dataclass, because one is built on every request: constructing it costs a fraction of
-a pydantic model's validation (and half of a frozen dataclass's). Treat it as immutable. Its JSON (`to_json`, orjson: RFC 3339 timestamps, enums as their
-values) and its validation for consumers (`RequestLogEvent.model_validate_json`, a pydantic
-TypeAdapter over the same class) keep the one schema in one place.
+a pydantic model's validation (and half of a frozen dataclass's). Treat it as immutable. Its
+JSON (`to_json`, orjson: RFC 3339 timestamps, enums as their values) and its validation for
+consumers (`RequestLogEvent.model_validate_json`, a pydantic TypeAdapter over the same class)
+keep the one schema in one place.
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ from sanic.config import Config
 
 from gateway.application.relay import RelayService
 from gateway.entrypoints.http.errors import register_error_handlers
+from gateway.entrypoints.http.middleware import install_middleware
+from gateway.entrypoints.http.observability import HttpObservability
 from gateway.entrypoints.http.readiness import Probe, Readiness
 from gateway.entrypoints.http.routes_claude import claude
 from gateway.entrypoints.http.routes_gemini import gemini
@@ -31,6 +33,8 @@ class Runtime(Protocol):
     def relay_service(self) -> RelayService: ...
 
     def readiness_probes(self) -> Mapping[str, Probe]: ...
+
+    def observability(self) -> HttpObservability: ...
 
 
 def sanic_config(settings: Settings) -> Config:
@@ -58,19 +62,32 @@ def sanic_config(settings: Settings) -> Config:
 
 def create_app(settings: Settings, runtime: Runtime, name: str | None = None) -> Sanic:  # type: ignore[type-arg]
     app: Sanic = Sanic(  # type: ignore[type-arg]
-        name or f"gateway_{next(_app_numbers)}", config=sanic_config(settings)
+        name or f"gateway_{next(_app_numbers)}",
+        config=sanic_config(settings),
+        # Sanic's loggers propagate to the root logger, which observability formats (JSON in
+        # production) and redacts; Sanic's own handlers would print every line twice.
+        configure_logging=False,
     )
     app.ctx.max_body = settings.server.http.max_body_size
     app.ctx.public_url = settings.server.public_url
     for blueprint in (claude, openai, gemini, system):
         app.blueprint(blueprint)
     register_error_handlers(app)
+    install_middleware(app, settings)
+    app.ctx.tracer = None
+    app.ctx.http_metrics = None
 
     @app.before_server_start
     async def start(app: Sanic) -> None:  # type: ignore[type-arg]
         await runtime.start()
         app.ctx.relay = runtime.relay_service()
         app.ctx.readiness = Readiness(runtime.readiness_probes())
+        # getattr: a runtime from before observability existed still serves (without it).
+        observe = getattr(runtime, "observability", None)
+        if observe is not None:
+            observability: HttpObservability = observe()
+            app.ctx.tracer = observability.tracer
+            app.ctx.http_metrics = observability.http_metrics
 
     @app.after_server_stop
     async def stop(app: Sanic) -> None:  # type: ignore[type-arg]

@@ -29,4 +29,6 @@ class Readiness:
         checks = {
             n: {"ready": ok, **details} for n, (ok, details) in zip(names, results, strict=True)
         }
-        return {"ready": all(ok for ok, _ in results), "checks": checks}
+        failed = [n for n, (ok, _) in zip(names, results, strict=True) if not ok]
+        # `failed` names the dependencies that keep the gateway from serving (503).
+        return {"ready": not failed, "failed": failed, "checks": checks}

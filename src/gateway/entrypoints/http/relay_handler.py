@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import uuid
+import asyncio
+import time
 
 from sanic import Request
 from sanic.compat import Header
-from sanic.response import HTTPResponse
+from sanic.response import BaseHTTPResponse, HTTPResponse
 
 from gateway.application.exchange import RelayExchange
 from gateway.application.relay import RelayService
 from gateway.application.relay_command import RelayCommand
 from gateway.domain.errors import UpstreamError
 from gateway.domain.routes import Route
+from gateway.entrypoints.http.middleware.request_log import REQUEST_ID_HEADER, new_request_id
+from gateway.entrypoints.http.middleware.scope import defer_end, end_request
+from gateway.entrypoints.http.observability import HttpMetrics
 from gateway.entrypoints.http.request_body import decode_body
 
-REQUEST_ID_HEADER = "x-gateway-request-id"
+OVERHEAD_HEADER = "x-gateway-overhead-ms"
+CLIENT_CLOSED = 499
 
 
 def _public_origin(request: Request) -> str:
@@ -37,20 +42,31 @@ def _command(request: Request, route: Route, route_name: str) -> RelayCommand:
         headers=request.headers,
         body=body,
         bytes_in=len(raw),
-        request_id=uuid.uuid4().hex,
+        # The logging middleware's id, so log lines, the header and the event agree.
+        request_id=getattr(request.ctx, "request_id", None) or new_request_id(),
         client_ip=request.remote_addr or request.ip,
         public_origin=_public_origin(request),
     )
 
 
 async def relay(request: Request, route: Route, route_name: str) -> HTTPResponse | None:
+    try:
+        return await _relay(request, route, route_name)
+    except asyncio.CancelledError:
+        # The client left before a response: no response middleware will run.
+        end_request(request, CLIENT_CLOSED)
+        raise
+
+
+async def _relay(request: Request, route: Route, route_name: str) -> HTTPResponse | None:
     service: RelayService = request.app.ctx.relay
     command = _command(request, route, route_name)
+    request.ctx.relayed = True  # from here on, the request ends in a request-log event
     exchange = await service.open(command)
     headers = Header(exchange.headers)
     headers[REQUEST_ID_HEADER] = command.request_id
     if exchange.streaming:
-        await _stream(request, exchange, headers)
+        await _stream(request, exchange, headers, route.provider.value)
         return None
     try:
         body = await exchange.read_body()
@@ -58,16 +74,42 @@ async def relay(request: Request, route: Route, route_name: str) -> HTTPResponse
         exchange.finish(exc)
         raise
     exchange.finish()
+    headers[OVERHEAD_HEADER] = _overhead_ms(exchange)
     return HTTPResponse(body, status=exchange.status, headers=headers)
 
 
-async def _stream(request: Request, exchange: RelayExchange, headers: Header) -> None:
+def _overhead_ms(exchange: RelayExchange) -> str:
+    """The gateway's own time so far: everything but the wait on the upstream. (Streams cannot
+    carry it: their headers leave before the time is known; see the overhead histogram.)"""
+    trace = exchange.trace
+    elapsed = time.perf_counter() - trace.started
+    return f"{max(elapsed - trace.upstream_wait, 0.0) * 1000:.3f}"
+
+
+async def _stream(
+    request: Request, exchange: RelayExchange, headers: Header, provider: str
+) -> None:
+    defer_end(request)
+    try:
+        await _stream_body(request, exchange, headers, provider)
+    finally:
+        # After exchange.finish(): the event (access line, span attributes) comes first.
+        end_request(request, exchange.status)
+
+
+async def _stream_body(
+    request: Request, exchange: RelayExchange, headers: Header, provider: str
+) -> None:
     """Chunks go to the client as they arrive. A client that leaves cancels this task: the
     upstream response is dropped at once (which stops the upstream generating)."""
     try:
         response = await request.respond(status=exchange.status, headers=headers)
-        async for chunk in exchange:
-            await response.send(chunk)
+        metrics: HttpMetrics | None = request.app.ctx.http_metrics
+        if metrics is None:
+            async for chunk in exchange:
+                await response.send(chunk)
+        else:
+            await _send_measured(response, exchange, metrics, provider)
         await response.eof()
     except UpstreamError as exc:
         exchange.finish(exc)
@@ -81,3 +123,27 @@ async def _stream(request: Request, exchange: RelayExchange, headers: Header) ->
         exchange.finish(exc)
         raise
     exchange.finish()
+
+
+async def _send_measured(
+    response: BaseHTTPResponse, exchange: RelayExchange, metrics: HttpMetrics, provider: str
+) -> None:
+    """Relays while timing the silence before each chunk (not the time spent sending it)."""
+    send = response.send
+    observe = metrics.stream_gap
+    threshold = metrics.stall_threshold
+    stalled = False
+    last = time.perf_counter()
+    try:
+        async for chunk in exchange:
+            gap = time.perf_counter() - last
+            observe(provider, gap)
+            if gap > threshold and not stalled:
+                stalled = True
+                metrics.stream_stalled(provider)
+            await send(chunk)
+            last = time.perf_counter()
+    finally:
+        # A stream that ends in silence (an upstream timeout, a client gone) may have stalled too.
+        if not stalled and time.perf_counter() - last > threshold:
+            metrics.stream_stalled(provider)

@@ -1,0 +1,102 @@
+"""Group commit: many usage rows, one SQLite transaction.
+
+`add` queues a row and waits for the transaction that holds it. A single flusher task takes
+whatever has accumulated (up to `max_batch` rows), commits it in the writer thread, wakes the
+waiters and starts again: under load a transaction holds every record that arrived during the
+previous one, at rest a record is committed at once. No timer, so no added latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+Row = TypeVar("Row")
+Result = TypeVar("Result")
+
+
+class CommitFailed(Exception):
+    """The rows could not be committed after every attempt."""
+
+
+class GroupCommit(Generic[Row, Result]):
+    def __init__(
+        self,
+        commit: Callable[[list[Row]], Awaitable[Result]],
+        on_commit: Callable[[Result], None],
+        *,
+        max_batch: int = 1024,
+        attempts: int = 3,
+        retry_delay: float = 0.05,
+    ) -> None:
+        self._commit = commit
+        self._on_commit = on_commit
+        self._max_batch = max_batch
+        self._attempts = attempts
+        self._retry_delay = retry_delay
+        self._queue: list[tuple[Row, asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.transactions = 0
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def add(self, row: Row) -> None:
+        """Resolve once `row` is committed; raise CommitFailed if it could not be."""
+        if self._task is None or self._task.done():
+            raise CommitFailed("the ledger is closed")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((row, future))
+        self._wake.set()
+        await future
+
+    async def close(self) -> None:
+        """Commit what is queued, then stop."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                await self._flush(batch)
+            if self._closing:
+                return
+
+    async def _flush(self, batch: list[tuple[Row, asyncio.Future[None]]]) -> None:
+        rows = [row for row, _ in batch]
+        error: BaseException | None = None
+        for attempt in range(self._attempts):
+            try:
+                result = await self._commit(rows)
+            except Exception as exc:  # sqlite3.Error, OSError (disk full...)
+                error = exc
+                log.warning(
+                    "ledger commit failed (%s), attempt %d", type(exc).__name__, attempt + 1
+                )
+                await asyncio.sleep(self._retry_delay * 2**attempt)
+                continue
+            self.transactions += 1
+            self._on_commit(result)
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+            return
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(CommitFailed(type(error).__name__))

@@ -1,0 +1,198 @@
+"""billing.mode = local: the embedded ledger, a SQLite file shared by every worker of the host.
+
+authorize: the caller's key (by sha256) must exist, not be revoked, and have used less than its
+quota. Key states are cached for `cache_ttl` seconds per worker, so a key added, revoked or
+exhausted by another worker takes effect within that time; this worker's own charges update the
+cache at once.
+
+record: charged tokens (pricing.py) are added to the key in the same transaction as the usage
+row, and only when the row is new (INSERT OR IGNORE on request_id): a replay never charges twice.
+Rows are written by group commit (group_commit.py); `record` returns once its transaction is
+committed. A row whose transaction keeps failing goes to the durable outbox (outbox.py), which
+writes it to the ledger later, also after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TypeVar
+
+from gateway.adapters.billing import ledger_store
+from gateway.adapters.billing.group_commit import CommitFailed, GroupCommit
+from gateway.adapters.billing.ledger_store import KeyState, UsageRow
+from gateway.adapters.billing.outbox import ACKED, Delivered, DeliveryResult, Outbox, OutboxTuning
+from gateway.adapters.billing.pricing import Pricing
+from gateway.adapters.billing.wire import MalformedRecord, decode_record, encode_record
+from gateway.domain.errors import QuotaExceeded, Unauthenticated
+from gateway.domain.ports.billing import ALLOW, AuthorizationRequest, Decision, UsageRecord
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_CACHE_LIMIT = 100_000  # distinct keys cached before the cache is emptied
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LocalBillingSettings:
+    db_path: Path
+    outbox_dir: Path
+    multipliers: dict[str, float]
+    cache_ttl: float = 1.0
+    max_batch: int = 1024
+    outbox: OutboxTuning = field(default_factory=OutboxTuning)
+
+
+class LocalBilling:
+    def __init__(self, settings: LocalBillingSettings) -> None:
+        self._settings = settings
+        self._pricing = Pricing(settings.multipliers)
+        # One thread each: SQLite calls never block the event loop, and a writer waiting for
+        # another worker's lock (busy_timeout) does not hold up key lookups.
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="ledger-writer")
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="ledger-reader")
+        self._write_conn: sqlite3.Connection | None = None
+        self._read_conn: sqlite3.Connection | None = None
+        self._cache: dict[str, tuple[float, KeyState | None]] = {}
+        self._commits: GroupCommit[UsageRow, list[tuple[str, int]]] = GroupCommit(
+            self._commit, self._charged, max_batch=settings.max_batch
+        )
+        self._outbox = Outbox(settings.outbox_dir, self._redeliver, settings.outbox)
+
+    @property
+    def needs_usage(self) -> bool:
+        return True
+
+    async def start(self) -> None:
+        if self._write_conn is not None:
+            return  # started already (a test may start it before the container does)
+        path = self._settings.db_path
+        self._write_conn = await self._in(self._writer, ledger_store.connect, path)
+        self._read_conn = await self._in(self._reader, ledger_store.connect, path)
+        self._commits.start()
+        await self._outbox.start()
+
+    async def close(self) -> None:
+        if self._write_conn is None:
+            return
+        await self._commits.close()
+        await self._outbox.close()
+        for executor, conn in ((self._writer, self._write_conn), (self._reader, self._read_conn)):
+            if conn is not None:
+                await self._in(executor, conn.close)
+            executor.shutdown(wait=True)
+        self._write_conn = self._read_conn = None
+
+    async def authorize(self, request: AuthorizationRequest) -> Decision:
+        key_hash = request.caller.key_hash
+        if key_hash is None:
+            return Decision(False, Unauthenticated("an API key is required"))
+        state = await self._key_state(key_hash)
+        if state is None:
+            return Decision(False, Unauthenticated("invalid API key"))
+        if state.revoked:
+            return Decision(False, Unauthenticated("this API key has been revoked"))
+        if state.quota_tokens is not None and state.used_tokens >= state.quota_tokens:
+            return Decision(False, QuotaExceeded("the token quota of this API key is used up"))
+        return ALLOW
+
+    async def record(self, record: UsageRecord) -> None:
+        try:
+            await self._commits.add(self._row(record))
+        except CommitFailed:
+            log.error("ledger unwritable; usage record %s kept in the outbox", record.request_id)
+            await self._outbox.submit(record.request_id, encode_record(record))
+
+    async def readiness(self) -> tuple[bool, dict[str, object]]:
+        details: dict[str, object] = {
+            "mode": "local",
+            "queued": self._commits.queued,
+            "outbox_pending": self._outbox.pending,
+        }
+        if self._read_conn is None:
+            return False, {**details, "error": "not started"}
+        try:
+            await self._in(self._reader, self._read_conn.execute, "SELECT 1")
+        except sqlite3.Error as exc:
+            return False, {**details, "error": type(exc).__name__}
+        return True, details
+
+    # -- keys -------------------------------------------------------------------------------
+
+    async def _key_state(self, key_hash: str) -> KeyState | None:
+        now = time.monotonic()
+        cached = self._cache.get(key_hash)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        conn = self._read_conn
+        if conn is None:
+            raise RuntimeError("LocalBilling is not started")
+        state = await self._in(self._reader, ledger_store.key_state, conn, key_hash)
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[key_hash] = (now + self._settings.cache_ttl, state)
+        return state
+
+    def _charged(self, charges: list[tuple[str, int]]) -> None:
+        for key_hash, tokens in charges:
+            cached = self._cache.get(key_hash)
+            if cached is not None and cached[1] is not None:
+                state = cached[1]
+                self._cache[key_hash] = (
+                    cached[0],
+                    replace(state, used_tokens=state.used_tokens + tokens),
+                )
+
+    # -- usage ------------------------------------------------------------------------------
+
+    def _row(self, record: UsageRecord) -> UsageRow:
+        usage = record.usage
+        total = usage.total_tokens
+        return (
+            record.request_id,
+            record.ts.isoformat(),
+            record.caller_key_hash,
+            record.provider.value,
+            record.operation.value,
+            record.model,
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_read_tokens,
+            usage.cache_write_tokens,
+            usage.reasoning_tokens,
+            total,
+            str(self._pricing.multiplier(record.model)),
+            self._pricing.charged_tokens(total, record.model),
+            record.outcome.value,
+            record.status,
+            int(record.partial),
+            int(record.estimated),
+        )
+
+    async def _commit(self, rows: list[UsageRow]) -> list[tuple[str, int]]:
+        conn = self._write_conn
+        if conn is None:
+            raise sqlite3.ProgrammingError("ledger closed")
+        return await self._in(self._writer, ledger_store.insert_usage, conn, rows)
+
+    async def _redeliver(self, request_id: str, body: bytes) -> DeliveryResult:
+        """The outbox's delivery: a record the ledger could not take earlier."""
+        try:
+            row = self._row(decode_record(body))
+        except MalformedRecord as exc:
+            return DeliveryResult(Delivered.REJECTED, f"unreadable record ({exc})")
+        try:
+            self._charged(await self._commit([row]))
+        except (sqlite3.Error, OSError) as exc:
+            return DeliveryResult(Delivered.RETRY, type(exc).__name__)
+        return ACKED
+
+    @staticmethod
+    async def _in(executor: ThreadPoolExecutor, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)

@@ -1,0 +1,53 @@
+"""A Billing decorator that counts decisions and times every billing call."""
+
+from __future__ import annotations
+
+import time
+
+from gateway.adapters.observability.metrics import GatewayMetrics
+from gateway.domain.ports.billing import AuthorizationRequest, Billing, Decision, UsageRecord
+
+
+class MetricsBilling:
+    def __init__(self, inner: Billing, metrics: GatewayMetrics) -> None:
+        self._inner = inner
+        self._decisions = metrics.billing_decisions
+        self._authorize_time = metrics.billing_duration("authorize")
+        self._record_time = metrics.billing_duration("record")
+        self._records = metrics.billing_records
+
+    @property
+    def needs_usage(self) -> bool:
+        return self._inner.needs_usage
+
+    async def authorize(self, request: AuthorizationRequest) -> Decision:
+        started = time.perf_counter()
+        try:
+            decision = await self._inner.authorize(request)
+        except Exception:
+            self._decisions("error").inc()
+            raise
+        finally:
+            self._authorize_time.observe(time.perf_counter() - started)
+        if decision.allowed:
+            self._decisions("allowed").inc()
+        else:
+            denial = decision.denial
+            self._decisions(denial.kind if denial is not None else "denied").inc()
+        return decision
+
+    async def record(self, record: UsageRecord) -> None:
+        started = time.perf_counter()
+        try:
+            await self._inner.record(record)
+        except Exception:
+            self._records("error").inc()
+            raise
+        finally:
+            self._record_time.observe(time.perf_counter() - started)
+        self._records("ok").inc()
+
+
+def metered_billing(billing: Billing, metrics: GatewayMetrics | None) -> Billing:
+    """`billing` itself when metrics are off: no wrapper, no cost."""
+    return billing if metrics is None else MetricsBilling(billing, metrics)

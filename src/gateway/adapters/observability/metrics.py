@@ -1,0 +1,203 @@
+"""The gateway's Prometheus metrics, one instance per worker process.
+
+Names follow Prometheus conventions (`_total`, `_seconds`); labels are bounded: provider,
+operation, status code, outcome, a bounded model label, token type, never paths, ids or keys.
+With several Sanic workers the launcher sets PROMETHEUS_MULTIPROC_DIR before prometheus_client
+is imported; the values then live in mmap files and `exposition()` merges every process's.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
+
+from gateway.adapters.observability import buckets
+from gateway.adapters.observability.labels import Children
+from gateway.adapters.observability.model_labels import ModelLabels
+
+_PER_PROVIDER = ("provider",)
+
+
+def multiprocess_mode() -> bool:
+    """Whether prometheus_client chose mmap-file values (decided when it was first imported)."""
+    return values.ValueClass is not values.MutexValue
+
+
+class GatewayMetrics:
+    def __init__(
+        self,
+        *,
+        registry: CollectorRegistry | None = None,
+        stall_threshold: float = 30.0,
+        known_models: Iterable[str] = (),
+        model_limit: int = 50,
+    ) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.stall_threshold = stall_threshold
+        self.model_label = ModelLabels(known_models, model_limit)
+        self._before_scrape: list[Callable[[], None]] = []
+        self._define_requests()
+        self._define_streams()
+        self._define_dependencies()
+
+    def _define_requests(self) -> None:
+        r = self.registry
+        self.requests = Children[Counter](
+            Counter(
+                "gateway_requests",
+                "Relayed requests by provider, operation, status code and outcome",
+                ["provider", "operation", "status", "outcome"],
+                registry=r,
+            )
+        )
+        self.request_duration = Children[Histogram](
+            Histogram(
+                "gateway_request_duration_seconds",
+                "Relayed request duration, from arrival to the last byte sent",
+                ["provider", "operation", "stream"],
+                buckets=buckets.DURATION,
+                registry=r,
+            )
+        )
+        self.upstream_duration = Children[Histogram](
+            Histogram(
+                "gateway_upstream_duration_seconds",
+                "Time spent waiting on the upstream (headers and body reads) per request",
+                ["provider", "operation"],
+                buckets=buckets.DURATION,
+                registry=r,
+            )
+        )
+        self.overhead = Children[Histogram](
+            Histogram(
+                "gateway_overhead_seconds",
+                "The gateway's own time per request: duration minus the upstream wait",
+                ["provider", "stream"],
+                buckets=buckets.OVERHEAD,
+                registry=r,
+            )
+        )
+        self.tokens = Children[Counter](
+            Counter(
+                "gateway_tokens",
+                "Tokens by provider, model and type (output includes reasoning)",
+                ["provider", "model", "type"],
+                registry=r,
+            )
+        )
+        self.in_flight = Gauge(
+            "gateway_requests_in_flight",
+            "Requests being served right now",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+
+    def _define_streams(self) -> None:
+        r = self.registry
+        self.first_byte = Children[Histogram](
+            Histogram(
+                "gateway_time_to_first_byte_seconds",
+                "Streams: time from arrival to the upstream's first body byte",
+                ["provider", "operation"],
+                buckets=buckets.FIRST_BYTE,
+                registry=r,
+            )
+        )
+        self.chunk_gap = Children[Histogram](
+            Histogram(
+                "gateway_stream_chunk_gap_seconds",
+                "Silence between two consecutive chunks of a relayed stream",
+                _PER_PROVIDER,
+                buckets=buckets.CHUNK_GAP,
+                registry=r,
+            )
+        )
+        self.stalls = Children[Counter](
+            Counter(
+                "gateway_stream_stalls",
+                "Streams with a silence longer than the stall threshold (counted once per stream)",
+                _PER_PROVIDER,
+                registry=r,
+            )
+        )
+
+    def _define_dependencies(self) -> None:
+        r = self.registry
+        self.events = Children[Counter](
+            Counter(
+                "gateway_events",
+                "Request-log events by what became of them "
+                "(published, spooled, replayed, dropped, failed_publishes)",
+                ["result"],
+                registry=r,
+            )
+        )
+        self.billing_decisions = Children[Counter](
+            Counter(
+                "gateway_billing_decisions",
+                "Billing authorizations by decision (allowed, a denial kind, or error)",
+                ["decision"],
+                registry=r,
+            )
+        )
+        self.billing_duration = Children[Histogram](
+            Histogram(
+                "gateway_billing_duration_seconds",
+                "Billing call latency by call (authorize, record)",
+                ["call"],
+                buckets=buckets.BILLING,
+                registry=r,
+            )
+        )
+        self.billing_records = Children[Counter](
+            Counter(
+                "gateway_billing_records",
+                "Usage records handed to billing by result (ok, error)",
+                ["result"],
+                registry=r,
+            )
+        )
+
+    # HttpMetrics (what the entrypoint middleware and relay handler call).
+
+    def request_started(self) -> None:
+        self.in_flight.inc()
+
+    def request_ended(self) -> None:
+        self.in_flight.dec()
+
+    def stream_gap(self, provider: str, seconds: float) -> None:
+        self.chunk_gap(provider).observe(seconds)
+
+    def stream_stalled(self, provider: str) -> None:
+        self.stalls(provider).inc()
+
+    def before_scrape(self, hook: Callable[[], None]) -> None:
+        """Run `hook` before each exposition (e.g. to sync counters kept elsewhere)."""
+        self._before_scrape.append(hook)
+
+    def exposition(self) -> tuple[bytes, str]:
+        for hook in self._before_scrape:
+            hook()
+        if multiprocess_mode():
+            # Fresh per scrape: the collector reads every worker's files (sync IO, small).
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+    def close(self) -> None:
+        """This worker is stopping: its live gauges (in flight) leave the sums."""
+        if multiprocess_mode():
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

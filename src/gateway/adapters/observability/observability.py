@@ -1,0 +1,116 @@
+"""Everything observability needs in one worker, built once by the composition root."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import BinaryIO
+
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.trace import Tracer
+
+from gateway.adapters.observability.billing_metrics import metered_billing
+from gateway.adapters.observability.event_counters import CounterSource, EventCountersSync
+from gateway.adapters.observability.logging_setup import configure_logging
+from gateway.adapters.observability.metrics import GatewayMetrics
+from gateway.adapters.observability.observed_events import ObservedEventPublisher
+from gateway.adapters.observability.tracing import build_tracer_provider, tracer_of
+from gateway.domain.ports.billing import Billing
+from gateway.domain.ports.events import EventPublisher
+from gateway.settings import Settings
+
+DEFAULT_STALL_THRESHOLD = 30.0
+
+
+def configured_secrets(settings: Settings) -> list[str]:
+    """Every key the configuration holds: redacted from any log line they could reach."""
+    upstreams = settings.upstreams
+    keys = [
+        settings.features.new_api_key,
+        settings.billing.api_key,
+        upstreams.claude.api_key,
+        upstreams.openai.api_key,
+        upstreams.gemini.api_key,
+    ]
+    return [key.get_secret_value() for key in keys if key.get_secret_value()]
+
+
+class Observability:
+    """Per worker: metrics (None when off), the tracer (None when off) and structlog.
+
+    `span_exporter` and `log_stream` are for tests (an in-memory exporter, a BytesIO).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        span_exporter: SpanExporter | None = None,
+        log_stream: BinaryIO | None = None,
+        configure_logs: bool = True,
+        stall_threshold: float = DEFAULT_STALL_THRESHOLD,
+        known_models: Iterable[str] = (),
+    ) -> None:
+        if configure_logs:
+            configure_logging(
+                json_lines=settings.server.mode == "production",
+                level=settings.logging.level,
+                secrets=configured_secrets(settings),
+                stream=log_stream,
+            )
+        self.metrics: GatewayMetrics | None = (
+            GatewayMetrics(stall_threshold=stall_threshold, known_models=known_models)
+            if settings.metrics.enabled
+            else None
+        )
+        self._provider: TracerProvider | None = (
+            build_tracer_provider(settings.tracing, span_exporter)
+            if settings.tracing.enabled
+            else None
+        )
+        self._access_log = settings.logging.access_log
+        self._syncs: list[EventCountersSync] = []
+        self._started = False
+
+    @property
+    def tracer(self) -> Tracer | None:
+        return tracer_of(self._provider) if self._provider is not None else None
+
+    @property
+    def http_metrics(self) -> GatewayMetrics | None:
+        return self.metrics
+
+    def observe_events(self, inner: EventPublisher) -> EventPublisher:
+        return ObservedEventPublisher(
+            inner,
+            metrics=self.metrics,
+            tracing=self._provider is not None,
+            access_log=self._access_log,
+        )
+
+    def observe_billing(self, billing: Billing) -> Billing:
+        return metered_billing(billing, self.metrics)
+
+    def count_events(self, source: CounterSource) -> None:
+        """Export an event publisher's counters (e.g. `lambda: asdict(publisher.counters)`)."""
+        if self.metrics is None:
+            return
+        sync = EventCountersSync(source, self.metrics)
+        self._syncs.append(sync)
+        if self._started:
+            sync.start()
+
+    async def start(self) -> None:
+        self._started = True
+        for sync in self._syncs:
+            sync.start()
+
+    async def close(self) -> None:
+        for sync in self._syncs:
+            await sync.close()
+        if self._provider is not None:
+            # Flushes pending spans; bounded by the exporter's timeout, off the event loop.
+            await asyncio.to_thread(self._provider.shutdown)
+        if self.metrics is not None:
+            self.metrics.close()

@@ -1,0 +1,84 @@
+"""An EventPublisher that observes each request-log event (metrics, span attributes, the access
+line) and then hands it to the real publisher."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import structlog
+from opentelemetry import trace
+
+from gateway.adapters.observability.event_metrics import observe_event, overhead_ms
+from gateway.adapters.observability.genai import event_attributes
+from gateway.adapters.observability.metrics import GatewayMetrics
+from gateway.domain.events import RequestLogEvent
+from gateway.domain.ports.events import EventPublisher
+
+_fallback = logging.getLogger("gateway.observability")
+
+
+def access_fields(event: RequestLogEvent) -> dict[str, Any]:
+    """The access line: who, what, how it ended, how long, how many tokens. Never a key."""
+    usage = event.usage
+    fields: dict[str, Any] = {
+        "provider": event.provider.value,
+        "operation": event.operation,
+        "method": event.method,
+        "route": event.route,
+        "model": event.model,
+        "stream": event.stream,
+        "status": event.status,
+        "outcome": event.outcome.value,
+        "latency_ms": event.latency_ms,
+        "upstream_ms": event.upstream_ms,
+        "overhead_ms": round(overhead_ms(event), 3),
+        "ttft_ms": event.ttft_ms,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_read_tokens": usage.cache_read_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
+        "total_tokens": usage.total_tokens,
+        "caller": event.caller,
+        "client_ip": event.client_ip,
+        "bytes_in": event.bytes_in,
+        "bytes_out": event.bytes_out,
+    }
+    if event.error is not None:
+        fields["error_type"] = event.error.type
+    return fields
+
+
+class ObservedEventPublisher:
+    """Runs in the request's task when the request ends, so the request id is still bound in the
+    log context and the server span is still current."""
+
+    def __init__(
+        self,
+        inner: EventPublisher,
+        *,
+        metrics: GatewayMetrics | None,
+        tracing: bool,
+        access_log: bool,
+    ) -> None:
+        self._inner = inner
+        self._metrics = metrics
+        self._tracing = tracing
+        self._log = structlog.get_logger("gateway.access") if access_log else None
+
+    def publish(self, event: RequestLogEvent) -> None:
+        try:
+            self._observe(event)
+        except Exception:  # observing must never cost the event (the port never raises)
+            _fallback.exception("observing a request-log event failed")
+        self._inner.publish(event)
+
+    def _observe(self, event: RequestLogEvent) -> None:
+        if self._metrics is not None:
+            observe_event(self._metrics, event)
+        if self._tracing:
+            span = trace.get_current_span()
+            if span.is_recording():
+                span.set_attributes(event_attributes(event))
+        if self._log is not None:
+            self._log.info("access", **access_fields(event))

@@ -1,0 +1,57 @@
+"""The request id: made here, bound to every log line while the request runs, returned in the
+`x-gateway-request-id` header. Relayed requests get their access line from their request-log
+event (it knows the tokens); every other request gets one here."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import structlog
+from sanic import Request, Sanic
+from sanic.response import BaseHTTPResponse
+
+from gateway.entrypoints.http.middleware.scope import at_end
+
+REQUEST_ID_HEADER = "x-gateway-request-id"
+_QUIET_PATHS = frozenset({"/health", "/ready", "/metrics"})  # probes and scrapes: debug level
+
+
+def new_request_id() -> str:
+    return os.urandom(16).hex()  # uuid4().hex's shape, without building a UUID
+
+
+def install(app: Sanic, *, access_log: bool) -> None:  # type: ignore[type-arg]
+    clear, bind = structlog.contextvars.clear_contextvars, structlog.contextvars.bind_contextvars
+    logger: Any = structlog.get_logger("gateway.access")
+
+    async def bind_request_id(request: Request) -> None:
+        # Sanic serves a keep-alive connection's requests in one task: clear the last one's.
+        clear()
+        request_id = request.ctx.request_id = new_request_id()
+        bind(request_id=request_id)
+        if access_log:
+            _log_at_end(request, logger)
+
+    async def return_request_id(request: Request, response: BaseHTTPResponse) -> None:
+        request_id: str | None = getattr(request.ctx, "request_id", None)
+        if request_id is not None and REQUEST_ID_HEADER not in response.headers:
+            response.headers[REQUEST_ID_HEADER] = request_id
+
+    app.register_middleware(bind_request_id, "request")
+    app.register_middleware(return_request_id, "response")
+
+
+def _log_at_end(request: Request, logger: Any) -> None:
+    started = time.perf_counter()
+
+    def end(status: int) -> None:
+        if getattr(request.ctx, "relayed", False):
+            return  # the request-log event's access line covers it
+        path = request.path
+        emit = logger.debug if path in _QUIET_PATHS else logger.info
+        latency_ms = round((time.perf_counter() - started) * 1000, 3)
+        emit("access", method=request.method, path=path, status=status, latency_ms=latency_ms)
+
+    at_end(request, end)

@@ -1,0 +1,69 @@
+"""The end of a request, wherever it happens.
+
+A buffered response ends in the response middleware. A stream ends later, when its last chunk
+is sent (the response middleware ran before its first byte), and a request whose client leaves
+ends with its cancelled handler. Middleware registers `at_end` callbacks; the relay handler
+calls `defer_end` before streaming and `end_request` when the stream or the task ends.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sanic import Request
+from sanic.response import BaseHTTPResponse
+
+log = logging.getLogger("gateway.http")
+
+EndCallback = Callable[[int], None]  # receives the final status
+
+
+class RequestScope:
+    __slots__ = ("callbacks", "closed", "deferred")
+
+    def __init__(self) -> None:
+        self.callbacks: list[EndCallback] = []
+        self.deferred = False
+        self.closed = False
+
+    def close(self, status: int) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        # Reverse registration order, like response middleware: tracing (registered first)
+        # ends its span last.
+        for callback in reversed(self.callbacks):
+            try:
+                callback(status)
+            except Exception:  # one observer's bug must not skip the others
+                log.exception("request end callback failed")
+
+
+def scope_of(request: Request) -> RequestScope:
+    ctx = request.ctx
+    scope: RequestScope | None = getattr(ctx, "scope", None)
+    if scope is None:
+        scope = ctx.scope = RequestScope()
+    return scope
+
+
+def at_end(request: Request, callback: EndCallback) -> None:
+    scope_of(request).callbacks.append(callback)
+
+
+def defer_end(request: Request) -> None:
+    """The response is a stream: its end is signalled by `end_request`."""
+    scope_of(request).deferred = True
+
+
+def end_request(request: Request, status: int) -> None:
+    scope: RequestScope | None = getattr(request.ctx, "scope", None)
+    if scope is not None:
+        scope.close(status)
+
+
+async def close_on_response(request: Request, response: BaseHTTPResponse) -> None:
+    scope: RequestScope | None = getattr(request.ctx, "scope", None)
+    if scope is not None and not scope.deferred:
+        scope.close(response.status)

@@ -1,0 +1,55 @@
+"""A SERVER span per request, continuing the caller's W3C trace context.
+
+The span is made current for the request's task, so the upstream adapter's CLIENT span becomes
+its child and the request-log event can add the GenAI attributes. It ends when the request ends
+(after the last chunk of a stream). Only the method, route template and path are recorded:
+never a header or the query string, which may carry a key.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from opentelemetry import context, propagate, trace
+from opentelemetry.trace import SpanKind, StatusCode, Tracer
+from sanic import Request, Sanic
+
+from gateway.entrypoints.http.middleware.scope import at_end
+
+log = logging.getLogger("gateway.http")
+
+
+def _start(tracer: Tracer, request: Request) -> None:
+    parent = propagate.extract(request.headers)
+    route = request.route
+    attributes: dict[str, str] = {
+        "http.request.method": request.method,
+        "url.path": request.path,
+        "url.scheme": request.scheme,
+    }
+    if route is not None:
+        template = "/" + route.path
+        attributes["http.route"] = template
+        name = f"{request.method} {template}"
+    else:
+        name = request.method
+    span = tracer.start_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes)
+    token = context.attach(trace.set_span_in_context(span, parent))
+
+    def end(status: int) -> None:
+        span.set_attribute("http.response.status_code", status)
+        if status >= 500:
+            span.set_status(StatusCode.ERROR)
+        span.end()
+        context.detach(token)
+
+    at_end(request, end)
+
+
+def install(app: Sanic) -> None:  # type: ignore[type-arg]
+    async def trace_request(request: Request) -> None:
+        tracer: Tracer | None = request.app.ctx.tracer
+        if tracer is not None:
+            _start(tracer, request)
+
+    app.register_middleware(trace_request, "request")

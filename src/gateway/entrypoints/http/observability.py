@@ -1,0 +1,40 @@
+"""What the HTTP layer needs from observability, provided by the composition root per worker."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from opentelemetry.trace import Tracer
+
+
+class HttpMetrics(Protocol):
+    """Metrics only the HTTP layer can see: requests in flight and the cadence of streams."""
+
+    @property
+    def stall_threshold(self) -> float:
+        """Seconds of silence after which a stream counts as stalled."""
+        ...
+
+    def request_started(self) -> None: ...
+
+    def request_ended(self) -> None: ...
+
+    def stream_gap(self, provider: str, seconds: float) -> None: ...
+
+    def stream_stalled(self, provider: str) -> None: ...
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The Prometheus text exposition of every worker's metrics, and its content type."""
+        ...
+
+
+class HttpObservability(Protocol):
+    @property
+    def tracer(self) -> Tracer | None:
+        """None when tracing is off: then no span is ever started."""
+        ...
+
+    @property
+    def http_metrics(self) -> HttpMetrics | None:
+        """None when metrics are off."""
+        ...

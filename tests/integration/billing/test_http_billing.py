@@ -1,0 +1,119 @@
+"""HttpBilling against the reference billing server: decisions, outages, exactly-once usage."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from gateway.adapters.billing.http_billing import HttpBilling
+from gateway.devtools.billing_server import BillingServer
+from gateway.domain.errors import BillingUnavailable, QuotaExceeded, Unauthenticated
+from gateway.domain.secrets import Secret
+from tests.unit.billing.helpers import authorization, usage_record
+
+KEY = "gw-http-test-key"
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+async def test_authorize_allows_and_denies(
+    billing_server: BillingServer, make_http_billing: Callable[..., HttpBilling]
+) -> None:
+    billing_server.add_key("alice", KEY, quota=10)
+    billing = make_http_billing()
+    await billing.start()
+    assert (await billing.authorize(authorization(KEY))).allowed
+    unknown = await billing.authorize(authorization("gw-who"))
+    assert isinstance(unknown.denial, Unauthenticated)
+    await billing.record(usage_record("r1", KEY, total=10))
+    exhausted = await billing.authorize(authorization(KEY))
+    assert isinstance(exhausted.denial, QuotaExceeded)
+    billing_server.revoke(KEY)
+    assert isinstance((await billing.authorize(authorization(KEY))).denial, Unauthenticated)
+
+
+async def test_usage_arrives_with_the_idempotency_key_once(
+    billing_server: BillingServer, make_http_billing: Callable[..., HttpBilling]
+) -> None:
+    billing_server.add_key("alice", KEY)
+    billing = make_http_billing()
+    await billing.start()
+    record = usage_record("once", KEY, total=12)
+    await billing.record(record)
+    await billing.record(record)  # a replay
+    other = make_http_billing()  # another worker replaying it
+    await other.start()
+    await other.record(record)
+    assert billing_server.used(KEY) == 12
+    assert billing_server.usage["once"]["usage"]["total_tokens"] == 12
+    assert billing_server.usage["once"]["caller"] == record.caller_key_hash
+
+
+async def test_down_for_a_while_then_back_every_record_arrives_once(
+    billing_server: BillingServer, make_http_billing: Callable[..., HttpBilling]
+) -> None:
+    billing_server.add_key("alice", KEY)
+    billing = make_http_billing()
+    await billing.start()
+    await billing.record(usage_record("before", KEY))
+    await billing_server.stop()
+    await asyncio.gather(*(billing.record(usage_record(f"down{i}", KEY)) for i in range(60)))
+    assert billing.outbox.pending == 60
+    await asyncio.sleep(0.5)  # retries against a closed port
+    billing_server.fail_next(3)  # then a few 503s as it comes back
+    await billing_server.start()
+    await wait_until(lambda: billing.outbox.pending == 0)
+    assert set(billing_server.usage) == {"before", *(f"down{i}" for i in range(60))}
+    assert billing_server.used(KEY) == 61 * 10  # each charged exactly once
+
+
+async def test_fail_closed_denies_with_503_within_the_timeout(
+    billing_server: BillingServer, make_http_billing: Callable[..., HttpBilling]
+) -> None:
+    billing_server.add_key("alice", KEY)
+    billing = make_http_billing(authorize_timeout=0.3)
+    await billing.start()
+    billing_server.delay = 2.0  # slow
+    started = time.perf_counter()
+    decision = await billing.authorize(authorization(KEY))
+    assert time.perf_counter() - started < 0.6
+    assert isinstance(decision.denial, BillingUnavailable) and decision.denial.status == 503
+    billing_server.delay = 0
+    await billing_server.stop()  # down
+    decision = await billing.authorize(authorization(KEY))
+    assert isinstance(decision.denial, BillingUnavailable)
+    billing_server.fail_next(1, status=500)
+    await billing_server.start()
+    assert isinstance((await billing.authorize(authorization(KEY))).denial, BillingUnavailable)
+
+
+async def test_fail_open_allows_when_slow_or_down(
+    billing_server: BillingServer, make_http_billing: Callable[..., HttpBilling]
+) -> None:
+    billing = make_http_billing(authorize_timeout=0.3, fail_open=True)
+    await billing.start()
+    billing_server.delay = 2.0
+    started = time.perf_counter()
+    assert (await billing.authorize(authorization("gw-anyone"))).allowed
+    assert time.perf_counter() - started < 0.6
+    await billing_server.stop()
+    assert (await billing.authorize(authorization("gw-anyone"))).allowed
+    assert billing.unavailable == 2
+    ready, details = await billing.readiness()
+    assert ready and details["reachable"] is False
+
+
+async def test_a_wrong_service_key_is_unavailable_not_a_client_error(
+    billing_server: BillingServer, make_http_billing: Callable[..., HttpBilling]
+) -> None:
+    billing = make_http_billing(api_key=Secret("wrong"))
+    await billing.start()
+    decision = await billing.authorize(authorization(KEY))
+    assert isinstance(decision.denial, BillingUnavailable)
+    await billing.record(usage_record("kept", KEY))
+    assert billing.outbox.pending == 1  # 401 from the service: retried, not dead-lettered

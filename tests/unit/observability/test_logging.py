@@ -1,0 +1,91 @@
+"""Redaction, the JSON access line and the GenAI span attributes of a request-log event."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import orjson
+import structlog
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import use_span
+
+from gateway.adapters.observability.logging_setup import configure_logging
+from gateway.adapters.observability.observed_events import ObservedEventPublisher
+from gateway.adapters.observability.redaction import Redactor
+from tests.fakes import MemoryEventPublisher
+from tests.unit.observability.helpers import make_event
+
+CONFIGURED = "upstream-configured-key-123"
+
+
+def test_redactor_masks_keys_configured_secrets_and_key_shapes() -> None:
+    redact = Redactor([CONFIGURED, "short"])
+    line = redact(
+        None,
+        "info",
+        {
+            "event": "x",
+            "authorization": "Bearer abc",
+            "headers": {"x-api-key": "anything", "accept": "json"},
+            "note": f"called with {CONFIGURED} and sk-ant-api03-abcdefghijkl",
+            "url": "/v1beta/models/m:generateContent?key=AIzaSyA1234567890abcdefghijk",
+            "auth": "bearer eyJhbGciOiJIUzI1NiJ9.payload",
+            "words": "a short text stays",
+            "status": 200,
+        },
+    )
+    text = repr(line)
+    assert CONFIGURED not in text and "sk-ant" not in text and "AIza" not in text
+    assert "eyJ" not in text and "anything" not in text and "Bearer abc" not in text
+    assert line["words"] == "a short text stays" and line["status"] == 200
+    assert line["headers"]["accept"] == "json"
+
+
+def _configure(stream: io.BytesIO) -> None:
+    configure_logging(json_lines=True, level="info", secrets=[CONFIGURED], stream=stream)
+
+
+def test_json_lines_with_bound_request_id_and_redacted_stdlib_lines() -> None:
+    out = io.BytesIO()
+    _configure(out)
+    try:
+        structlog.contextvars.bind_contextvars(request_id="rid-1")
+        structlog.get_logger("t").info("hello", detail=f"key {CONFIGURED}")
+        logging.getLogger("sanic.error").error("stdlib says %s", CONFIGURED)
+    finally:
+        structlog.contextvars.clear_contextvars()
+        configure_logging(json_lines=False, stdlib=False)
+        logging.getLogger().handlers.clear()
+    lines = [orjson.loads(line) for line in out.getvalue().splitlines()]
+    assert lines[0]["event"] == "hello" and lines[0]["request_id"] == "rid-1"
+    assert lines[0]["level"] == "info" and "timestamp" in lines[0]
+    assert lines[1]["logger"] == "sanic.error" and lines[1]["request_id"] == "rid-1"
+    assert CONFIGURED not in out.getvalue().decode()
+
+
+def test_observed_event_writes_access_line_span_attributes_and_forwards() -> None:
+    out = io.BytesIO()
+    _configure(out)
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    inner = MemoryEventPublisher()
+    publisher = ObservedEventPublisher(inner, metrics=None, tracing=True, access_log=True)
+    event = make_event(stream=True, ttft_ms=80.0)
+    with use_span(provider.get_tracer("t").start_span("server"), end_on_exit=True):
+        publisher.publish(event)
+    configure_logging(json_lines=False, stdlib=False)
+    assert inner.events == [event]
+    access = orjson.loads(out.getvalue().splitlines()[0])
+    assert access["event"] == "access" and access["outcome"] == "ok"
+    assert access["overhead_ms"] == 20.0 and access["input_tokens"] == 10
+    attributes = exporter.get_finished_spans()[0].attributes or {}
+    assert attributes["gen_ai.provider.name"] == "openai"
+    assert attributes["gen_ai.operation.name"] == "chat"
+    assert attributes["gen_ai.request.model"] == "gpt-4o"
+    assert attributes["gen_ai.usage.input_tokens"] == 13  # cache reads included
+    assert attributes["gen_ai.usage.output_tokens"] == 4
+    assert attributes["gen_ai.response.id"] == "req_up_1"

@@ -1,0 +1,116 @@
+"""Metric values after known events, billing calls and publisher counters."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.adapters.observability.billing_metrics import MetricsBilling, metered_billing
+from gateway.adapters.observability.event_counters import EventCountersSync
+from gateway.adapters.observability.event_metrics import observe_event
+from gateway.adapters.observability.metrics import GatewayMetrics
+from gateway.adapters.observability.model_labels import ModelLabels
+from gateway.domain.caller import ANONYMOUS
+from gateway.domain.errors import QuotaExceeded
+from gateway.domain.outcome import Outcome
+from gateway.domain.ports.billing import AuthorizationRequest
+from gateway.domain.provider import Operation, Provider
+from tests.fakes import MemoryBilling
+from tests.unit.observability.helpers import make_event, value
+
+
+def test_events_become_request_token_duration_and_overhead_metrics() -> None:
+    metrics = GatewayMetrics()
+    observe_event(metrics, make_event())
+    observe_event(metrics, make_event())
+    observe_event(
+        metrics,
+        make_event(
+            provider=Provider.CLAUDE,
+            operation="messages",
+            stream=True,
+            ttft_ms=50.0,
+            status=502,
+            outcome=Outcome.UPSTREAM_ERROR,
+            model="claude-x",
+        ),
+    )
+    text, content_type = metrics.exposition()
+    assert content_type.startswith("text/plain")
+    ok = {"provider": "openai", "operation": "chat_completions", "status": "200", "outcome": "ok"}
+    assert value(text, "gateway_requests_total", **ok) == 2
+    assert value(text, "gateway_requests_total", provider="claude", outcome="upstream_error") == 1
+    assert (
+        value(text, "gateway_tokens_total", provider="openai", model="gpt-4o", type="input") == 20
+    )
+    assert value(text, "gateway_tokens_total", model="gpt-4o", type="cache_read") == 6
+    assert value(text, "gateway_tokens_total", model="gpt-4o", type="reasoning") == 2
+    assert value(text, "gateway_request_duration_seconds_count", provider="openai") == 2
+    assert value(text, "gateway_request_duration_seconds_sum", provider="openai") == pytest.approx(
+        0.24
+    )
+    assert value(text, "gateway_upstream_duration_seconds_count") == 3
+    # Overhead = latency - upstream wait = 20 ms per request; 0.025 is the first bucket above.
+    assert value(text, "gateway_overhead_seconds_bucket", provider="openai", le="0.01") == 0
+    assert value(text, "gateway_overhead_seconds_bucket", provider="openai", le="0.025") == 2
+    assert value(text, "gateway_time_to_first_byte_seconds_count", provider="claude") == 1
+    assert value(text, "gateway_time_to_first_byte_seconds_count", provider="openai") == 0
+
+
+def test_stream_gap_stall_and_in_flight() -> None:
+    metrics = GatewayMetrics(stall_threshold=1.0)
+    metrics.request_started()
+    metrics.request_started()
+    metrics.request_ended()
+    metrics.stream_gap("gemini", 0.03)
+    metrics.stream_stalled("gemini")
+    text, _ = metrics.exposition()
+    assert value(text, "gateway_requests_in_flight") == 1
+    assert value(text, "gateway_stream_chunk_gap_seconds_bucket", le="0.05") == 1
+    assert value(text, "gateway_stream_stalls_total", provider="gemini") == 1
+
+
+def test_model_label_is_bounded() -> None:
+    labels = ModelLabels(known=["gpt-4o"], limit=2)
+    assert [labels(m) for m in ["gpt-4o", "a", "b", "c", "a", None, "bad model!"]] == [
+        "gpt-4o",
+        "a",
+        "b",
+        "other",
+        "a",
+        "none",
+        "other",
+    ]
+
+
+async def test_billing_decisions_and_latency_are_counted() -> None:
+    metrics = GatewayMetrics()
+    inner = MemoryBilling()
+    billing = metered_billing(inner, metrics)
+    assert isinstance(billing, MetricsBilling) and metered_billing(inner, None) is inner
+    request = AuthorizationRequest(
+        request_id="r",
+        caller=ANONYMOUS,
+        provider=Provider.OPENAI,
+        operation=Operation.CHAT_COMPLETIONS,
+        model=None,
+    )
+    assert (await billing.authorize(request)).allowed
+    inner.deny = QuotaExceeded()
+    assert not (await billing.authorize(request)).allowed
+    text, _ = metrics.exposition()
+    assert value(text, "gateway_billing_decisions_total", decision="allowed") == 1
+    assert value(text, "gateway_billing_decisions_total", decision=QuotaExceeded.kind) == 1
+    assert value(text, "gateway_billing_duration_seconds_count", call="authorize") == 2
+
+
+def test_publisher_counters_are_exported_as_deltas() -> None:
+    metrics = GatewayMetrics()
+    counts = {"published": 3, "spooled": 1, "dropped": 0}
+    EventCountersSync(lambda: counts, metrics)
+    text, _ = metrics.exposition()  # syncs before the scrape
+    assert value(text, "gateway_events_total", result="published") == 3
+    counts.update(published=5, dropped=2)
+    text, _ = metrics.exposition()
+    assert value(text, "gateway_events_total", result="published") == 5
+    assert value(text, "gateway_events_total", result="spooled") == 1
+    assert value(text, "gateway_events_total", result="dropped") == 2
