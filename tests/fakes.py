@@ -83,13 +83,13 @@ class ScriptedResponse:
 class ScriptedUpstream:
     """Answers with the next scripted response, or raises a scripted error; records requests."""
 
-    def __init__(self, *responses: ScriptedResponse | GatewayError) -> None:
+    def __init__(self, *responses: ScriptedResponse | BaseException) -> None:
         self.script = list(responses)
         self.requests: list[UpstreamRequest] = []
 
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
         self.requests.append(request)
         answer = self.script.pop(0)
-        if isinstance(answer, GatewayError):
+        if isinstance(answer, BaseException):
             raise answer
         return answer

@@ -17,13 +17,10 @@ from gateway.domain.clock import Clock, SystemClock
 from gateway.domain.ports.billing import AuthorizationRequest, Billing
 from gateway.domain.ports.events import EventPublisher
 from gateway.domain.ports.upstream import UpstreamProvider, UpstreamResponse
-from gateway.domain.provider import Operation, Provider
+from gateway.domain.provider import RESULTS_URL_OPERATIONS, Operation, Provider
 from gateway.domain.usage_readers import BodyFraming, UsageReader, usage_reader_for
 
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-oneapi-request-id", "x-goog-request-id")
-_BATCH_JSON = frozenset(
-    {Operation.BATCH_CREATE, Operation.BATCH_GET, Operation.BATCH_LIST, Operation.BATCH_CANCEL}
-)
 
 
 class RelayService:
@@ -150,7 +147,7 @@ class RelayService:
         )
         rewrite = (
             command.public_origin
-            if route.provider is Provider.CLAUDE and route.operation in _BATCH_JSON
+            if route.provider is Provider.CLAUDE and route.operation in RESULTS_URL_OPERATIONS
             else None
         )
         return RelayExchange(

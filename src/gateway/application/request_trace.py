@@ -38,6 +38,7 @@ GENERATIVE = frozenset(
 )
 
 NO_REPORT = UsageReport()
+_LEFT_WAITING = frozenset({Outcome.CLIENT_CANCELLED, Outcome.TIMEOUT})
 _CLIENT_ERRORS = (InvalidRequest, RouteNotFound, PayloadTooLarge)
 # nginx's convention for "the client closed the request before a status was sent".
 CLIENT_CLOSED_STATUS = 499
@@ -120,11 +121,18 @@ class RequestTrace:
 
     def _usage(self, outcome: Outcome) -> tuple[Usage, bool, bool]:
         report = self.report
+        generative = self.command.route.operation in GENERATIVE
+        if self.forwarded and self.status is None and generative and outcome in _LEFT_WAITING:
+            # Sent, but no answer yet when the client left or the upstream went silent: the
+            # provider has most likely read (and bills) the prompt. Estimated from the body.
+            return estimate_usage(ZERO_USAGE, 0, self.request_bytes), True, True
         succeeded = self.status is not None and self.status < 400
         if not self.forwarded or not succeeded:
             return (report.usage if succeeded else ZERO_USAGE), False, False
-        if report.final or self.command.route.operation not in GENERATIVE:
+        if report.final:
             return report.usage, False, False
+        if not generative:  # nothing to estimate (embeddings, count_tokens, ...): what was read
+            return report.usage, outcome is not Outcome.OK, False
         # No final count from the provider: what was seen, topped up by an estimate. It is
         # partial when the request ended early (client gone, upstream cut or silent, error).
         estimated = estimate_usage(report.usage, report.output_text_bytes, self.request_bytes)
@@ -160,6 +168,7 @@ class RequestTrace:
             usage=EventUsage(**usage.as_dict()),
             usage_partial=partial,
             usage_estimated=estimated,
+            terminal_status=self.report.terminal_status,
             caller=self.caller.fingerprint,
             upstream="new-api" if self.upstream_kind == "new-api" else "direct",
             upstream_request_id=self.upstream_request_id,

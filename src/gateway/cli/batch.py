@@ -17,7 +17,7 @@ from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.application.batch_files import OutputBusy, ResultFile, input_lines
+from gateway.adapters.batch.files import OutputBusy, ResultFile, input_lines
 from gateway.application.batch_input import BatchPlan, plan_batch
 from gateway.application.batch_job import BatchJob, BatchSettings, BatchSummary
 from gateway.application.batch_progress import BatchProgress, report_progress

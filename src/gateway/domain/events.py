@@ -66,6 +66,9 @@ class RequestLogEvent:
     upstream_ms: float = 0.0  # time spent waiting on the upstream
     usage_partial: bool = False  # the request ended before the provider's final usage
     usage_estimated: bool = False  # part of `usage` is the gateway's documented estimate
+    # How the body itself said it ended: "end_turn", "stop", "completed", "incomplete",
+    # "max_tokens", "STOP"... (tells an incomplete Responses answer from a complete one).
+    terminal_status: str | None = None
 
     def to_json(self) -> bytes:
         return orjson.dumps(self)

@@ -62,3 +62,8 @@ JSON_BODY_OPERATIONS = frozenset(
         Operation.BATCH_EMBED_CONTENTS,
     }
 )
+
+# Claude batch answers carrying a `results_url` the gateway rewrites to its own origin.
+RESULTS_URL_OPERATIONS = frozenset(
+    {Operation.BATCH_CREATE, Operation.BATCH_GET, Operation.BATCH_LIST, Operation.BATCH_CANCEL}
+)

@@ -212,3 +212,33 @@ async def test_client_cancel_mid_stream_is_recorded_once() -> None:
     await relay.drain(1)
     assert len(events.events) == 1 and events.events[0].outcome == "client_cancelled"
     assert billing.records["req-1"].partial and billing.records["req-1"].usage.output_tokens == 2
+
+
+async def test_client_gone_before_the_answer_is_billed_for_the_prompt_it_sent() -> None:
+    body = b'{"model":"gpt-4o","messages":[{"role":"user","content":"' + b"x" * 400 + b'"}]}'
+    relay, events, billing = service(ScriptedUpstream(asyncio.CancelledError()))
+    with pytest.raises(asyncio.CancelledError):
+        await relay.open(command(body=body))
+    await relay.drain(1)
+    record = billing.records["req-1"]
+    assert record.partial and record.estimated and record.status == 499
+    assert record.usage.input_tokens == -(-len(body) // 4) and record.usage.output_tokens == 0
+    assert events.events[0].outcome == "client_cancelled"
+
+
+async def test_terminal_status_tells_an_incomplete_answer_apart() -> None:
+    chunks = [
+        b"event: response.incomplete\ndata: "
+        b'{"type":"response.incomplete","response":{"id":"r","status":"incomplete",'
+        b'"usage":{"input_tokens":5,"output_tokens":7,"total_tokens":12}}}\n\n'
+    ]
+    upstream = ScriptedUpstream(ScriptedResponse(headers=SSE, body_chunks=chunks))
+    relay, events, _ = service(upstream)
+    route = STATIC_ROUTES[("POST", "/v1/responses")]
+    exchange = await relay.open(command(route, b'{"model":"gpt-5","stream":true}'))
+    async for _ in exchange:
+        pass
+    exchange.finish()
+    event = events.events[0]
+    assert event.outcome == "ok" and event.terminal_status == "incomplete"
+    assert event.usage.output_tokens == 7 and not event.usage_partial

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.application.batch_files import OutputBusy, ResultFile, input_lines
+from gateway.adapters.batch.files import OutputBusy, ResultFile, input_lines
 from gateway.application.batch_results import response_line
 
 

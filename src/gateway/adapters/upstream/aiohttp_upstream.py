@@ -149,7 +149,9 @@ class AiohttpUpstream:
                 total=None, sock_connect=s.connect_timeout, sock_read=s.read_timeout
             ),
             auto_decompress=False,  # bytes pass through as the upstream encoded them
-            skip_auto_headers=("User-Agent", "Content-Type"),
+            # The relay sets every header it means to send; aiohttp's own (Accept, a
+            # User-Agent naming aiohttp) would be news to the upstream, and cost time to add.
+            skip_auto_headers=("User-Agent", "Content-Type", "Accept", "Accept-Encoding"),
         )
 
     async def close(self) -> None:

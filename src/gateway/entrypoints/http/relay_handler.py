@@ -13,6 +13,7 @@ from gateway.application.exchange import RelayExchange
 from gateway.application.relay import RelayService
 from gateway.application.relay_command import RelayCommand
 from gateway.domain.errors import UpstreamError
+from gateway.domain.provider import RESULTS_URL_OPERATIONS
 from gateway.domain.routes import Route
 from gateway.entrypoints.http.middleware.request_log import REQUEST_ID_HEADER, new_request_id
 from gateway.entrypoints.http.middleware.scope import defer_end, end_request
@@ -45,7 +46,10 @@ def _command(request: Request, route: Route, route_name: str) -> RelayCommand:
         # The logging middleware's id, so log lines, the header and the event agree.
         request_id=getattr(request.ctx, "request_id", None) or new_request_id(),
         client_ip=request.remote_addr or request.ip,
-        public_origin=_public_origin(request),
+        # Only Claude batch answers need it (results_url): not worth computing on every request.
+        public_origin=(
+            _public_origin(request) if route.operation in RESULTS_URL_OPERATIONS else None
+        ),
     )
 
 

@@ -1,0 +1,1 @@
+"""Batch-job adapters: the JSONL files a batch reads and appends to."""
