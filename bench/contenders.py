@@ -173,7 +173,17 @@ def _check_config(path: Path) -> None:
 def _mint_key(path: Path) -> str:
     """A ledger API key for billing `local`, minted with `gateway keys add`."""
     result = subprocess.run(
-        [procs.PYTHON, "-m", "gateway", "keys", "add", "bench", "-conf", str(path)],
+        # A fresh name each time: repeats share one ledger file, and names are unique.
+        [
+            procs.PYTHON,
+            "-m",
+            "gateway",
+            "keys",
+            "add",
+            f"bench-{time.time_ns()}",
+            "-conf",
+            str(path),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

@@ -118,18 +118,19 @@ def insert_usage(conn: sqlite3.Connection, rows: list[UsageRow]) -> list[tuple[s
 
     Returns (key_hash, charged tokens) for every row that was new.
     """
-    charged: list[tuple[str, int]] = []
+    # One UPDATE per key per transaction, not per row: a batch is mostly a few busy keys.
+    charged: dict[str, int] = {}
     conn.execute("BEGIN IMMEDIATE")
     try:
         for row in rows:
             if conn.execute(_INSERT_USAGE, row).rowcount == 1 and row[2] is not None:
-                conn.execute(_CHARGE, (row[13], row[2]))
-                charged.append((row[2], row[13]))
+                charged[row[2]] = charged.get(row[2], 0) + row[13]
+        conn.executemany(_CHARGE, [(tokens, key) for key, tokens in charged.items()])
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return charged
+    return list(charged.items())
 
 
 def add_key(

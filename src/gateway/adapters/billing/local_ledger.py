@@ -46,6 +46,8 @@ class LocalBillingSettings:
     multipliers: dict[str, float]
     cache_ttl: float = 1.0
     max_batch: int = 1024
+    # Gather concurrent requests' records into one transaction (see group_commit.py).
+    commit_linger: float = 0.002
     outbox: OutboxTuning = field(default_factory=OutboxTuning)
 
 
@@ -61,7 +63,10 @@ class LocalBilling:
         self._read_conn: sqlite3.Connection | None = None
         self._cache: dict[str, tuple[float, KeyState | None]] = {}
         self._commits: GroupCommit[UsageRow, list[tuple[str, int]]] = GroupCommit(
-            self._commit, self._charged, max_batch=settings.max_batch
+            self._commit,
+            self._charged,
+            max_batch=settings.max_batch,
+            linger=settings.commit_linger,
         )
         self._outbox = Outbox(settings.outbox_dir, self._redeliver, settings.outbox)
 

@@ -82,12 +82,9 @@ def create_app(settings: Settings, runtime: Runtime, name: str | None = None) ->
         await runtime.start()
         app.ctx.relay = runtime.relay_service()
         app.ctx.readiness = Readiness(runtime.readiness_probes())
-        # getattr: a runtime from before observability existed still serves (without it).
-        observe = getattr(runtime, "observability", None)
-        if observe is not None:
-            observability: HttpObservability = observe()
-            app.ctx.tracer = observability.tracer
-            app.ctx.http_metrics = observability.http_metrics
+        observability: HttpObservability = runtime.observability()
+        app.ctx.tracer = observability.tracer
+        app.ctx.http_metrics = observability.http_metrics
 
     @app.after_server_stop
     async def stop(app: Sanic) -> None:  # type: ignore[type-arg]

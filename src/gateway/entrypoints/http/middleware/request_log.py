@@ -4,8 +4,8 @@ event (it knows the tokens); every other request gets one here."""
 
 from __future__ import annotations
 
-import os
 import time
+from random import getrandbits as _random_bits
 from typing import Any
 
 import structlog
@@ -19,7 +19,11 @@ _QUIET_PATHS = frozenset({"/health", "/ready", "/metrics"})  # probes and scrape
 
 
 def new_request_id() -> str:
-    return os.urandom(16).hex()  # uuid4().hex's shape, without building a UUID
+    """32 hex digits, time-ordered like a UUIDv7: microseconds since the epoch, then 76 random
+    bits. Ordered ids make the ledger's and JetStream's inserts appends rather than random
+    B-tree writes, and sort logs by time. Not a secret, only unique: the process's Mersenne
+    Twister (seeded from os.urandom at start) spares a getrandom() system call per request."""
+    return f"{time.time_ns() // 1000:013x}{_random_bits(76):019x}"
 
 
 def install(app: Sanic, *, access_log: bool) -> None:  # type: ignore[type-arg]
