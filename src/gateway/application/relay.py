@@ -14,6 +14,7 @@ from gateway.application.request_intent import RequestIntent, read_intent, with_
 from gateway.application.request_trace import RequestTrace
 from gateway.application.upstream_request import build_upstream_request
 from gateway.domain.clock import Clock, SystemClock
+from gateway.domain.errors import Unauthenticated
 from gateway.domain.ports.billing import AuthorizationRequest, Billing
 from gateway.domain.ports.events import EventPublisher
 from gateway.domain.ports.upstream import UpstreamProvider, UpstreamResponse
@@ -98,8 +99,9 @@ class RelayService:
                 model=trace.model,
             )
         )
-        if not decision.allowed and decision.denial is not None:
-            raise decision.denial
+        if not decision.allowed:
+            # A denial without a reason is still a denial, never a pass.
+            raise decision.denial or Unauthenticated("billing refused the request")
 
     def _outgoing_body(self, command: RelayCommand, intent: RequestIntent) -> tuple[bytes, bool]:
         if (

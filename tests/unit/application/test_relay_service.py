@@ -10,7 +10,14 @@ import pytest
 from gateway.application.background import BackgroundTasks
 from gateway.application.relay import RelayService
 from gateway.application.relay_command import RelayCommand, RelaySettings, UpstreamTarget
-from gateway.domain.errors import InvalidRequest, QuotaExceeded, UpstreamCutOff, UpstreamUnreachable
+from gateway.domain.errors import (
+    InvalidRequest,
+    QuotaExceeded,
+    Unauthenticated,
+    UpstreamCutOff,
+    UpstreamUnreachable,
+)
+from gateway.domain.ports.billing import Decision
 from gateway.domain.provider import Provider
 from gateway.domain.routes import STATIC_ROUTES, gemini_model_route
 from gateway.domain.secrets import Secret
@@ -242,3 +249,17 @@ async def test_terminal_status_tells_an_incomplete_answer_apart() -> None:
     event = events.events[0]
     assert event.outcome == "ok" and event.terminal_status == "incomplete"
     assert event.usage.output_tokens == 7 and not event.usage_partial
+
+
+async def test_a_denial_without_a_reason_is_still_a_denial() -> None:
+    upstream = ScriptedUpstream()
+    billing = MemoryBilling()
+    billing.authorize = _deny_without_reason  # type: ignore[method-assign]
+    relay, _, _ = service(upstream, billing=billing)
+    with pytest.raises(Unauthenticated):
+        await relay.open(command())
+    assert upstream.requests == []
+
+
+async def _deny_without_reason(request: object) -> Decision:
+    return Decision(False)
