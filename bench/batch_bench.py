@@ -25,16 +25,11 @@ from pathlib import Path
 
 import orjson
 
+from gateway.devtools.loopback import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT = 600.0
 _RATE = re.compile(rb"([0-9.]+) req/s")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def env() -> dict[str, str]:

@@ -14,14 +14,10 @@ All loops are bounded; the nats-server runs on a free loopback port with a temp 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -35,6 +31,7 @@ from gateway.adapters.events.managed import ManagedDisabledPublisher, ManagedEve
 from gateway.adapters.events.nats_publisher import NatsJetStreamPublisher
 from gateway.container import ContainerRuntime, build_container
 from gateway.devtools.fake_provider import start_fake_provider
+from gateway.devtools.loopback import NatsServer, serving
 from gateway.domain.events import RequestLogEvent
 from gateway.domain.outcome import Outcome
 from gateway.domain.provider import Provider
@@ -42,39 +39,6 @@ from gateway.entrypoints.http.app import create_app
 from gateway.settings import parse_settings
 
 Sanic.test_mode = True  # several apps in one process, as in the tests
-NATS_BIN = shutil.which("nats-server") or str(Path(sys.executable).parent / "nats-server")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Nats:
-    def __init__(self, store: Path) -> None:
-        self.store, self.port, self.mport = store, free_port(), free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        args = [NATS_BIN, "-js", "-sd", str(self.store), "-a", "127.0.0.1"]
-        args += ["-p", str(self.port), "-m", str(self.mport)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 5
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.mport}/healthz", timeout=0.2)
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(5)
-            self.proc = None
 
 
 def event(i: int) -> RequestLogEvent:
@@ -88,9 +52,9 @@ def event(i: int) -> RequestLogEvent:
     )  # fmt: skip
 
 
-def config(nats: Nats, tmp: Path, name: str, **changes: object) -> NatsPublisherConfig:
+def config(nats: NatsServer, tmp: Path, name: str, **changes: object) -> NatsPublisherConfig:
     base = NatsPublisherConfig(
-        url=f"nats://127.0.0.1:{nats.port}", stream=f"BENCH_{name}",
+        url=nats.url, stream=f"BENCH_{name}",
         subject_prefix=f"bench.{name.lower()}", duplicate_window=120.0, max_age=3600.0,
         max_bytes=2**30, queue_size=10000, spool_dir=tmp / f"spool-{name}",
         spool_max_bytes=2**30, connect_timeout=0.5, publish_timeout=5.0,
@@ -98,7 +62,7 @@ def config(nats: Nats, tmp: Path, name: str, **changes: object) -> NatsPublisher
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-async def sustained(nats: Nats, tmp: Path, in_flight: int, total: int) -> float:
+async def sustained(nats: NatsServer, tmp: Path, in_flight: int, total: int) -> float:
     publisher = NatsJetStreamPublisher(config(nats, tmp, f"T{in_flight}", max_in_flight=in_flight))
     await publisher.start()
     events = [event(i) for i in range(total)]
@@ -129,7 +93,7 @@ async def hot_path_cost(publisher: NatsJetStreamPublisher, calls: int) -> float:
     return best
 
 
-async def hot_paths(nats: Nats, tmp: Path) -> dict[str, float]:
+async def hot_paths(nats: NatsServer, tmp: Path) -> dict[str, float]:
     up = NatsJetStreamPublisher(config(nats, tmp, "UP"))
     await up.start()
     costs = {"NATS up (queue)": await hot_path_cost(up, 5000)}
@@ -161,30 +125,19 @@ async def request_latencies(
     await events.start()
     container = build_container(settings, events=events)
     app = create_app(settings, ContainerRuntime(container, shutdown_timeout=5))
-    port = free_port()
-    server = await app.create_server(
-        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-    )
-    assert server is not None
-    await server.startup()
-    await server.before_start()
-    await server.after_start()
     body = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
     samples: list[float] = []
-    async with aiohttp.ClientSession() as http:
+    async with serving(app) as url, aiohttp.ClientSession() as http:
         for i in range(requests + 50):
             began = time.perf_counter()
             async with http.post(
-                f"http://127.0.0.1:{port}/v1/chat/completions",
+                f"{url}/v1/chat/completions",
                 json=body,
                 headers={"authorization": "Bearer k"},
             ) as r:
                 await r.read()
             if i >= 50:  # warm-up excluded
                 samples.append((time.perf_counter() - began) * 1000)
-    await server.before_stop()
-    await server.close()
-    await server.after_stop()
     await events.close()
     samples.sort()
     return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
@@ -193,7 +146,7 @@ async def request_latencies(
 async def main(total: int) -> None:
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        nats = Nats(tmp / "js")
+        nats = NatsServer(tmp / "js")
         nats.start()
         try:
             print(f"sustained publish -> JetStream ack ({total} events, 1 publisher, 1 core)")

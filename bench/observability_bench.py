@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 from opentelemetry.trace import SpanKind, use_span
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.conftest import free_port, gateway_settings, running_gateway
+from tests.conftest import gateway_settings, running_gateway
 from tests.unit.observability.helpers import make_event
 
 from gateway.adapters.events.disabled import DisabledEventPublisher
@@ -35,6 +35,7 @@ from gateway.adapters.observability.event_metrics import observe_event
 from gateway.adapters.observability.metrics import GatewayMetrics
 from gateway.adapters.observability.observability import Observability
 from gateway.adapters.observability.observed_events import ObservedEventPublisher
+from gateway.devtools.loopback import free_port
 
 DEVNULL = open("/dev/null", "wb")  # noqa: SIM115 - lives as long as the bench
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from sanic import Sanic
 
 from gateway.container import Container, ContainerRuntime, build_container
 from gateway.devtools.fake_provider import FakeProvider, start_fake_provider
+from gateway.devtools.loopback import serving
 from gateway.entrypoints.http.app import create_app
 from gateway.settings import Settings, parse_settings
 from tests.fakes import MemoryEventPublisher
@@ -26,13 +26,6 @@ UPSTREAM_KEYS = {
     "gemini": "gemini-upstream-SECRET",
 }
 NEW_API_KEY = "sk-newapi-SECRET"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def gateway_settings(
@@ -89,20 +82,8 @@ async def running_gateway(settings: Settings, **overrides: Any) -> AsyncIterator
     events = overrides.pop("events", None) or MemoryEventPublisher()
     container = build_container(settings, events=events, **overrides)
     app = create_app(settings, ContainerRuntime(container, shutdown_timeout=5))
-    port = free_port()
-    server = await app.create_server(
-        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-    )
-    assert server is not None
-    await server.startup()
-    await server.before_start()
-    await server.after_start()
-    try:
-        yield LiveGateway(f"http://127.0.0.1:{port}", app, container, events)
-    finally:
-        await server.before_stop()
-        await server.close()
-        await server.after_stop()
+    async with serving(app) as url:
+        yield LiveGateway(url, app, container, events)
 
 
 @pytest_asyncio.fixture

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from gateway.devtools.fake_provider import FakeProvider
-from tests.conftest import free_port
+from gateway.devtools.loopback import free_port
 
 CONFIG = """
 server:

@@ -10,7 +10,8 @@ import pytest
 import zstandard
 
 from gateway.devtools.fake_provider import FakeProvider
-from tests.conftest import LiveGateway, free_port, gateway_settings, raw_request, running_gateway
+from gateway.devtools.loopback import free_port
+from tests.conftest import LiveGateway, gateway_settings, raw_request, running_gateway
 
 CLAUDE = ("/v1/messages", {"x-api-key": "k", "anthropic-version": "2023-06-01"})
 OPENAI = ("/v1/chat/completions", {"authorization": "Bearer k"})

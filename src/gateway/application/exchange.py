@@ -116,6 +116,11 @@ class RelayExchange:
             trace.bytes_out += len(chunk)
             return chunk
 
+    def own_seconds(self) -> float:
+        """The gateway's own time so far: everything but the waits on the upstream."""
+        trace = self.trace
+        return max(self._monotonic() - trace.started - trace.upstream_wait, 0.0)
+
     def finish(self, error: BaseException | None = None) -> None:
         """Conclude the request. Idempotent; synchronous so that a cancelled task still does it."""
         if self._finished:

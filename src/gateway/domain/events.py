@@ -3,13 +3,13 @@
 A slotted dataclass, because one is built on every request: constructing it costs a fraction of
 a pydantic model's validation (and half of a frozen dataclass's). Treat it as immutable. Its
 JSON (`to_json`, orjson: RFC 3339 timestamps, enums as their values) and its validation for
-consumers (`RequestLogEvent.model_validate_json`, a pydantic TypeAdapter over the same class)
+consumers (`RequestLogEvent.from_json`, a pydantic TypeAdapter over the same class)
 keep the one schema in one place.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any, Literal
@@ -73,17 +73,14 @@ class RequestLogEvent:
     def to_json(self) -> bytes:
         return orjson.dumps(self)
 
-    def model_dump_json(self) -> str:
-        return self.to_json().decode()
-
-    def model_dump(self, mode: str = "python") -> dict[str, Any]:
-        if mode == "json":
-            document: dict[str, Any] = orjson.loads(self.to_json())
-            return document
-        return asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        """The event as its JSON document (what consumers read)."""
+        document: dict[str, Any] = orjson.loads(self.to_json())
+        return document
 
     @classmethod
-    def model_validate_json(cls, data: str | bytes) -> RequestLogEvent:
+    def from_json(cls, data: str | bytes) -> RequestLogEvent:
+        """Parse and validate an event as published (for consumers and tests)."""
         return _adapter().validate_json(data)
 
     @classmethod

@@ -37,10 +37,7 @@ def key_hash(credential: str) -> str:
     return hashlib.sha256(credential.encode()).hexdigest()
 
 
-def fingerprint(credential: str) -> str:
-    """A short, stable, non-reversible name for a credential, fit for logs and events."""
-    return fingerprint_of_hash(key_hash(credential))
-
-
 def fingerprint_of_hash(digest: str) -> str:
+    """A short, stable, non-reversible name for a credential (from its key_hash), fit for logs
+    and events."""
     return "fp_" + digest[:16]

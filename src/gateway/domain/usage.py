@@ -29,10 +29,6 @@ class Usage:
             + self.output_tokens
         )
 
-    @property
-    def is_empty(self) -> bool:
-        return self.total_tokens == 0
-
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             input_tokens=self.input_tokens + other.input_tokens,

@@ -16,7 +16,7 @@ import pytest_asyncio
 from nats.js.errors import NotFoundError
 
 from gateway.adapters.events.config import NatsPublisherConfig
-from tests.integration.events.nats_server import NatsServer
+from gateway.devtools.loopback import NatsServer
 
 _names = itertools.count()
 

@@ -13,11 +13,11 @@ import pytest
 from gateway.adapters.events.config import NatsPublisherConfig
 from gateway.adapters.events.nats_publisher import NatsJetStreamPublisher
 from gateway.devtools.fake_provider import FakeProvider
+from gateway.devtools.loopback import NatsServer
 from gateway.domain.events import RequestLogEvent
 from tests.conftest import gateway_settings, running_gateway
 from tests.fakes import MemoryEventPublisher
 from tests.integration.events.conftest import StreamReader
-from tests.integration.events.nats_server import NatsServer
 
 pytestmark = pytest.mark.integration
 
@@ -113,7 +113,7 @@ async def test_every_request_gives_exactly_one_event_with_its_fields(
     assert len(stored) == len(REQUESTS)
     by_id = {e["id"]: e for e in stored}
     for index, (event, request) in enumerate(zip(tee.memory.events, REQUESTS, strict=True)):
-        assert by_id[event.id] == event.model_dump(mode="json")
+        assert by_id[event.id] == event.to_dict()
         assert event.provider.value == request[0]
         assert event.stream == (index % 2 == 1)  # REQUESTS alternate JSON and streamed
         assert event.status == 200 and event.outcome == "ok"

@@ -11,8 +11,8 @@ import pytest
 
 from gateway.adapters.events.config import NatsPublisherConfig
 from gateway.adapters.events.nats_publisher import NatsJetStreamPublisher
+from gateway.devtools.loopback import NatsServer
 from tests.integration.events.conftest import StreamReader
-from tests.integration.events.nats_server import NatsServer
 from tests.unit.events.samples import sample_event
 
 pytestmark = pytest.mark.integration
@@ -34,7 +34,7 @@ async def test_each_event_is_stored_once_with_its_id_and_subject(
     for (subject, headers, body), event in zip(messages, events, strict=True):
         assert subject == f"{publisher_config.subject_prefix}.{event.provider.value}"
         assert headers["Nats-Msg-Id"] == event.id
-        assert body == event.model_dump(mode="json")
+        assert body == event.to_dict()
     assert len(stored) == 30 and publisher.published == 30 and publisher.spooled == 0
 
 

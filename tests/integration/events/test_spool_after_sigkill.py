@@ -13,8 +13,8 @@ import pytest
 
 from gateway.adapters.events.config import NatsPublisherConfig
 from gateway.adapters.events.nats_publisher import NatsJetStreamPublisher
+from gateway.devtools.loopback import NatsServer
 from tests.integration.events.conftest import StreamReader
-from tests.integration.events.nats_server import NatsServer
 
 pytestmark = pytest.mark.integration
 

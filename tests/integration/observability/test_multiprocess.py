@@ -14,7 +14,7 @@ import aiohttp
 import orjson
 import pytest
 
-from tests.conftest import free_port
+from gateway.devtools.loopback import free_port
 from tests.unit.observability.helpers import value
 
 CONFIG = """

@@ -21,7 +21,7 @@ async def test_events_are_appended_as_json_lines(tmp_path: Path) -> None:
     assert len(path.read_bytes().splitlines()) == 3
     await publisher.close()
     rows = [json.loads(line) for line in path.read_text().splitlines()]
-    assert rows == [e.model_dump(mode="json") for e in events]
+    assert rows == [e.to_dict() for e in events]
     assert publisher.published == 3 and (await publisher.readiness())[0] is False
 
 

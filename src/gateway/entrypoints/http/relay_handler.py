@@ -12,6 +12,7 @@ from sanic.response import BaseHTTPResponse, HTTPResponse
 from gateway.application.exchange import RelayExchange
 from gateway.application.relay import RelayService
 from gateway.application.relay_command import RelayCommand
+from gateway.application.request_trace import CLIENT_CLOSED_STATUS
 from gateway.domain.errors import UpstreamError
 from gateway.domain.provider import RESULTS_URL_OPERATIONS
 from gateway.domain.routes import Route
@@ -21,7 +22,6 @@ from gateway.entrypoints.http.observability import HttpMetrics
 from gateway.entrypoints.http.request_body import decode_body
 
 OVERHEAD_HEADER = "x-gateway-overhead-ms"
-CLIENT_CLOSED = 499
 
 
 def _public_origin(request: Request) -> str:
@@ -58,7 +58,7 @@ async def relay(request: Request, route: Route, route_name: str) -> HTTPResponse
         return await _relay(request, route, route_name)
     except asyncio.CancelledError:
         # The client left before a response: no response middleware will run.
-        end_request(request, CLIENT_CLOSED)
+        end_request(request, CLIENT_CLOSED_STATUS)
         raise
 
 
@@ -83,11 +83,9 @@ async def _relay(request: Request, route: Route, route_name: str) -> HTTPRespons
 
 
 def _overhead_ms(exchange: RelayExchange) -> str:
-    """The gateway's own time so far: everything but the wait on the upstream. (Streams cannot
-    carry it: their headers leave before the time is known; see the overhead histogram.)"""
-    trace = exchange.trace
-    elapsed = time.perf_counter() - trace.started
-    return f"{max(elapsed - trace.upstream_wait, 0.0) * 1000:.3f}"
+    """The x-gateway-overhead-ms value. Streams cannot carry it: their headers leave before the
+    time is known (the overhead histogram covers them)."""
+    return f"{exchange.own_seconds() * 1000:.3f}"
 
 
 async def _stream(

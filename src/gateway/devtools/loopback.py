@@ -1,18 +1,50 @@
-"""A real nats-server (JetStream on, file store in a temp dir) that tests can kill and restart."""
+"""Real servers on loopback for tests, benchmarks and examples: a free port, a Sanic app served
+inside the running loop, and a nats-server (JetStream on) that can be killed and restarted."""
 
 from __future__ import annotations
 
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from tests.conftest import free_port
+from sanic import Sanic
 
 NATS_BIN = shutil.which("nats-server") or str(Path(sys.executable).parent / "nats-server")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def serving(app: Sanic[Any, Any]) -> AsyncIterator[str]:
+    """Serve `app` on a free loopback port in the running loop; yields its base URL. The whole
+    lifecycle runs once (listeners included), with real HTTP/1.1 and real streaming."""
+    port = free_port()
+    server = await app.create_server(
+        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
+    )
+    assert server is not None
+    await server.startup()
+    await server.before_start()
+    await server.after_start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await server.before_stop()
+        await server.close()
+        await server.after_stop()
 
 
 class NatsServer:
