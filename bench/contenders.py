@@ -21,6 +21,8 @@ from pathlib import Path
 import procs
 from apis import API_NAMES, api_request
 
+from gateway.devtools.loopback import free_port
+
 PROXY_CPUS = "0"  # the proxy under test
 LOAD_CPUS = "1"  # upstream, load generator, nats-server, OTLP sink
 BOTH_CPUS = "0,1"  # 2-worker gateways: the machine has no third core to keep them apart
@@ -199,7 +201,7 @@ def _mint_key(path: Path) -> str:
 def start(contender: Contender, env: Environment) -> Running:
     if contender.kind == "direct":
         return Running(contender, env.upstream_port, None)
-    port = procs.free_port()
+    port = free_port()
     logs = env.work / "logs"
     upstream = f"http://127.0.0.1:{env.upstream_port}"
     bench_dir = Path(__file__).resolve().parent

@@ -22,13 +22,15 @@ import tempfile
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
+sys.path[:0] = [str(BENCH), str(BENCH.parent / "src")]
 
 import contenders as cs  # noqa: E402
 import procs  # noqa: E402
 import run  # noqa: E402, F401 - sets PYTHONPATH for the child processes
 import workloads as wl  # noqa: E402
 from apis import api_request, stream_headers  # noqa: E402
+
+from gateway.devtools.loopback import free_port  # noqa: E402
 
 
 def _frame_name(frame: str) -> str:
@@ -75,7 +77,7 @@ def main() -> None:
     contender = next(c for c in cs.CONTENDERS + cs.LADDER if c.name == args.contender)
     work = Path(tempfile.mkdtemp(prefix="gateway-profile-"))
     (work / "logs").mkdir()
-    port = procs.free_port()
+    port = free_port()
     argv = [procs.PYTHON, str(BENCH / "fast_upstream.py"), "--port", str(port)]
     upstream = procs.start("upstream", argv, cs.LOAD_CPUS, work / "logs")
     running = None

@@ -21,7 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
+sys.path[:0] = [str(BENCH), str(BENCH.parent / "src")]
 os.environ["PYTHONPATH"] = os.pathsep.join(
     filter(None, [str(BENCH.parent / "src"), os.environ.get("PYTHONPATH", "")])
 )
@@ -31,6 +31,8 @@ import procs  # noqa: E402
 import report  # noqa: E402
 import workloads as wl  # noqa: E402
 from apis import API_NAMES  # noqa: E402
+
+from gateway.devtools.loopback import free_port  # noqa: E402
 
 FULL = wl.Plan(100, 2000, 500, 2000, 10, 6.0, 4.0, API_NAMES, 1000, 600, 200)
 QUICK = wl.Plan(100, 300, 500, 1000, 3, 3.0, 3.0, ("claude",), 1000, 60, 200)
@@ -72,7 +74,7 @@ def _start_shared(
 ) -> tuple[cs.Environment, list[procs.Proc]]:
     (work / "logs").mkdir(parents=True)
     started: list[procs.Proc] = []
-    port = procs.free_port()
+    port = free_port()
     if args.upstream == "fast":
         argv = [procs.PYTHON, str(BENCH / "fast_upstream.py"), "--port", str(port)]
     else:
@@ -88,7 +90,7 @@ def _start_shared(
         env.nats_url, nats = _start_nats(work)
         started.append(nats)
     if any(c.tracing for c in chosen):
-        env.otlp_port, env.span_file = procs.free_port(), work / "spans.count"
+        env.otlp_port, env.span_file = free_port(), work / "spans.count"
         argv = [procs.PYTHON, str(BENCH / "otlp_sink.py"), "--port", str(env.otlp_port)]
         argv += ["--count-file", str(env.span_file)]
         started.append(procs.start("otlp_sink", argv, cs.LOAD_CPUS, work / "logs"))
@@ -97,7 +99,7 @@ def _start_shared(
 
 def _start_nats(work: Path) -> tuple[str, procs.Proc]:
     binary = str(Path(procs.PYTHON).parent / "nats-server")
-    port, monitor = procs.free_port(), procs.free_port()
+    port, monitor = free_port(), free_port()
     argv = [binary, "-js", "-sd", str(work / "jetstream"), "-a", "127.0.0.1", "-p", str(port)]
     argv += ["-m", str(monitor)]
     nats = procs.start("nats", argv, cs.LOAD_CPUS, work / "logs", {"GOMAXPROCS": "1"})
