@@ -15,7 +15,7 @@ from dependency_injector import containers, providers
 from gateway.adapters.billing.factory import billing_for
 from gateway.adapters.events.factory import event_publisher_for
 from gateway.adapters.observability.observability import Observability
-from gateway.adapters.upstream.aiohttp_upstream import AiohttpUpstream
+from gateway.adapters.upstream.factory import upstream_for
 from gateway.application.background import BackgroundTasks
 from gateway.application.relay import RelayService
 from gateway.container import from_settings
@@ -37,7 +37,8 @@ class Container(containers.DeclarativeContainer):
     upstream_probes = providers.Singleton(from_settings.upstream_probes, settings)
 
     upstream = providers.Singleton(
-        AiohttpUpstream,
+        upstream_for,
+        settings.provided.upstreams.client,
         providers.Callable(from_settings.pool_settings, settings),
         tracer=observability.provided.tracer,
     )

@@ -6,7 +6,7 @@ import dataclasses
 
 from gateway.adapters.observability.observability import Observability
 from gateway.adapters.observability.reachability import TcpReachability
-from gateway.adapters.upstream.aiohttp_upstream import UpstreamPoolSettings
+from gateway.adapters.upstream.pool_settings import UpstreamPoolSettings
 from gateway.application.relay_command import RelaySettings, UpstreamTarget
 from gateway.domain.ports.billing import Billing
 from gateway.domain.ports.events import EventPublisher

@@ -246,6 +246,9 @@ class GeminiUpstream(ProviderUpstream):
 
 
 class UpstreamsSettings(_Section):
+    # http1: the gateway's own keep-alive HTTP/1.1 client (asyncio + httptools), the fast one;
+    # aiohttp: aiohttp's client.
+    client: Annotated[Literal["http1", "aiohttp"], BeforeValidator(_lower)] = "http1"
     connect_timeout: Duration = 10.0
     read_timeout: Duration = 300.0
     pool_size: int = Field(default=512, ge=1)

@@ -41,6 +41,7 @@ def test_other_defaults() -> None:
     assert settings.server.cors.max_age == 600.0
     assert {"request-id", "x-request-id", "retry-after"} <= set(settings.server.cors.expose_headers)
     assert settings.features.openai_include_usage is True
+    assert settings.upstreams.client == "http1"
     assert settings.upstreams.pool_size == 512
     assert settings.upstreams.pool_per_host == 0
     assert settings.upstreams.keepalive_timeout == 30.0
@@ -93,6 +94,14 @@ def test_parses_the_listen_address(addr: str, host: str, port: int) -> None:
 def test_rejects_a_bad_listen_address(addr: str) -> None:
     with pytest.raises(ConfigError, match=r"server\.http\.addr: invalid listen address"):
         parse_settings({"server": {"http": {"addr": addr}}}, env={})
+
+
+def test_picks_the_upstream_client() -> None:
+    assert (
+        parse_settings({"upstreams": {"client": "AIOHTTP"}}, env={}).upstreams.client == "aiohttp"
+    )
+    with pytest.raises(ConfigError, match=r"upstreams\.client"):
+        parse_settings({"upstreams": {"client": "httpx"}}, env={})
 
 
 def test_reads_durations_and_sizes() -> None:

@@ -1,63 +1,18 @@
-"""UpstreamProvider over one aiohttp ClientSession per worker, with a keep-alive pool."""
+"""UpstreamProvider over one aiohttp ClientSession per worker, with a keep-alive pool.
+
+The alternative to the default client (http1/): `upstreams.client: aiohttp`."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import aiohttp
-from opentelemetry import propagate, trace
-from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
+from opentelemetry.trace import Span, Tracer
 
+from gateway.adapters.upstream.client_span import end_span, record_status, start_client_span
+from gateway.adapters.upstream.pool_settings import UpstreamPoolSettings
 from gateway.domain.errors import UpstreamCutOff, UpstreamTimeout, UpstreamUnreachable
 from gateway.domain.ports.upstream import UpstreamRequest, UpstreamResponse
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamPoolSettings:
-    connect_timeout: float
-    read_timeout: float  # the longest silence: before the headers and between body chunks
-    pool_size: int = 512
-    pool_per_host: int = 0
-    keepalive_timeout: float = 30.0
-
-
-# Tracing: the CLIENT span of an upstream call and the W3C trace context it sends upstream.
-# Manual propagation (not the aiohttp instrumentation, which ends its span at the headers and
-# cannot be installed next to this SDK version). Recorded: method, host, port and path, never
-# the query string or a header (either may hold a key).
-_TRACE_HEADERS = frozenset({"traceparent", "tracestate"})
-
-
-def start_client_span(
-    tracer: Tracer, request: UpstreamRequest
-) -> tuple[Span, list[tuple[str, str]]]:
-    """The span (a child of the current one) and the headers carrying it upstream."""
-    url = urlsplit(request.url)
-    span = tracer.start_span(
-        request.method,
-        kind=SpanKind.CLIENT,
-        attributes={
-            "http.request.method": request.method,
-            "server.address": url.hostname or "",
-            "server.port": url.port or (443 if url.scheme == "https" else 80),
-            "url.full": f"{url.scheme}://{url.netloc.rpartition('@')[2]}{url.path}",
-        },
-    )
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier, context=trace.set_span_in_context(span))
-    # The caller's own trace headers, if forwarded, are replaced by ours (we are their child).
-    headers = [(n, v) for n, v in request.headers if n.lower() not in _TRACE_HEADERS]
-    headers.extend(carrier.items())
-    return span, headers
-
-
-def end_span(span: Span, error_type: str | None) -> None:
-    if error_type is not None:
-        span.set_attribute("error.type", error_type)
-        span.set_status(StatusCode.ERROR)
-    span.end()
 
 
 class _Chunks:
@@ -149,6 +104,8 @@ class AiohttpUpstream:
                 total=None, sock_connect=s.connect_timeout, sock_read=s.read_timeout
             ),
             auto_decompress=False,  # bytes pass through as the upstream encoded them
+            # One session serves every caller: an upstream's cookies must not follow the next.
+            cookie_jar=aiohttp.DummyCookieJar(),
             # The relay sets every header it means to send; aiohttp's own (Accept, a
             # User-Agent naming aiohttp) would be news to the upstream, and cost time to add.
             skip_auto_headers=("User-Agent", "Content-Type", "Accept", "Accept-Encoding"),
@@ -171,10 +128,7 @@ class AiohttpUpstream:
         except BaseException as exc:
             end_span(span, getattr(exc, "kind", type(exc).__name__))
             raise
-        span.set_attribute("http.response.status_code", response.status)
-        if response.status >= 400:
-            span.set_attribute("error.type", str(response.status))
-            span.set_status(StatusCode.ERROR)
+        record_status(span, response.status)
         return AiohttpUpstreamResponse(response, span)
 
     async def _request(

@@ -1,0 +1,54 @@
+"""Tracing an upstream call: the CLIENT span and the W3C trace context it sends upstream.
+
+Manual propagation (not the aiohttp instrumentation, which ends its span at the headers and
+cannot be installed next to this SDK version). Recorded: method, host, port and path, never
+the query string or a header (either may hold a key).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
+
+from gateway.domain.ports.upstream import UpstreamRequest
+
+_TRACE_HEADERS = frozenset({"traceparent", "tracestate"})
+
+
+def start_client_span(
+    tracer: Tracer, request: UpstreamRequest
+) -> tuple[Span, list[tuple[str, str]]]:
+    """The span (a child of the current one) and the headers carrying it upstream."""
+    url = urlsplit(request.url)
+    span = tracer.start_span(
+        request.method,
+        kind=SpanKind.CLIENT,
+        attributes={
+            "http.request.method": request.method,
+            "server.address": url.hostname or "",
+            "server.port": url.port or (443 if url.scheme == "https" else 80),
+            "url.full": f"{url.scheme}://{url.netloc.rpartition('@')[2]}{url.path}",
+        },
+    )
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier, context=trace.set_span_in_context(span))
+    # The caller's own trace headers, if forwarded, are replaced by ours (we are their child).
+    headers = [(n, v) for n, v in request.headers if n.lower() not in _TRACE_HEADERS]
+    headers.extend(carrier.items())
+    return span, headers
+
+
+def record_status(span: Span, status: int) -> None:
+    span.set_attribute("http.response.status_code", status)
+    if status >= 400:
+        span.set_attribute("error.type", str(status))
+        span.set_status(StatusCode.ERROR)
+
+
+def end_span(span: Span, error_type: str | None) -> None:
+    if error_type is not None:
+        span.set_attribute("error.type", error_type)
+        span.set_status(StatusCode.ERROR)
+    span.end()

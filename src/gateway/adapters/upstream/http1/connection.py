@@ -1,0 +1,284 @@
+"""One keep-alive HTTP/1.1 connection to an upstream: an asyncio protocol around httptools.
+
+httptools (llhttp, the parser Sanic serves our own clients with) does the parsing: status line,
+headers, chunked and content-length framing. This class adds what a client needs on top: one
+request at a time, waiting for the headers and for body data, a read timeout that measures the
+upstream's silence, and backpressure (reading pauses while the consumer is behind).
+
+Everything runs on the event loop thread; callbacks wake at most one waiter (the task relaying
+the response). A small JSON answer usually arrives in one read, headers and body together, and
+is then handed over without a single extra wake-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import cast
+
+import httptools
+
+from gateway.domain.errors import (
+    UpstreamCutOff,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
+
+# Reading pauses when this much body is waiting for a slow consumer, and resumes below LOW.
+_HIGH_WATER = 256 * 1024
+_LOW_WATER = 64 * 1024
+
+
+class Http1Connection(asyncio.Protocol):
+    """A connection with at most one exchange (request, then its response) in flight."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, read_timeout: float) -> None:
+        self._loop = loop
+        self._read_timeout = read_timeout
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self.closed = False
+        self.reused = False  # served an exchange before: its peer may have closed it meanwhile
+        self.idle_since = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._reset_exchange()
+
+    def _reset_exchange(self) -> None:
+        self.status = 0
+        self.headers: list[tuple[str, str]] = []
+        self._headers_done = False
+        self._body: deque[bytes] = deque()
+        self._buffered = 0
+        self._paused = False
+        self.complete = False
+        self._active = False
+        self._any_byte = False
+        self._error: UpstreamError | None = None
+        self._last_read = 0.0
+        self._keep_alive = False
+
+    # -- the exchange, driven by the client -------------------------------------------------
+
+    async def send(self, head: bytes, body: bytes) -> None:
+        """Write the request and wait for the response headers (informational 1xx skipped)."""
+        transport = self._transport
+        if transport is None or self.closed or transport.is_closing():
+            raise ConnectionResetError("connection closed before the request was written")
+        self._active = True
+        self._last_read = self._loop.time()
+        self._arm_timer()
+        if body:
+            transport.writelines((head, body))
+        else:
+            transport.write(head)
+        while not self._headers_done:
+            await self._wait()
+
+    @property
+    def any_byte(self) -> bool:
+        """Whether the upstream sent anything for this exchange (a retry is unsafe after that)."""
+        return self._any_byte
+
+    @property
+    def failed_before_answer(self) -> bool:
+        return self._error is not None and not self._headers_done
+
+    def error(self) -> UpstreamError | None:
+        return self._error
+
+    def next_chunk(self) -> bytes | None:
+        """Body bytes already here, or None (then `complete`, `error()` or `wait()`)."""
+        if not self._body:
+            return None
+        chunk = self._body.popleft()
+        self._buffered -= len(chunk)
+        if self._paused and self._buffered < _LOW_WATER:
+            self._resume()
+        return chunk
+
+    def drain(self) -> bytes:
+        """Every body byte already here, in one piece."""
+        if not self._body:
+            return b""
+        data = self._body.popleft() if len(self._body) == 1 else b"".join(self._body)
+        self._body.clear()
+        self._buffered = 0
+        if self._paused:
+            self._resume()
+        return data
+
+    async def wait(self) -> None:
+        """Until more body, the end of the body, or an error."""
+        await self._wait()
+
+    def reusable(self) -> bool:
+        """The exchange ended cleanly and both sides keep the connection alive."""
+        return self.complete and not self.closed and self._error is None and self._keep_alive
+
+    def finish_exchange(self) -> None:
+        """Before the connection goes back to the pool."""
+        self._cancel_timer()
+        self._reset_exchange()
+        self.reused = True
+
+    def close(self) -> None:
+        self._cancel_timer()
+        self.closed = True
+        if self._transport is not None:
+            self._transport.close()
+
+    def abort(self) -> None:
+        """Drop the connection at once (an unread body: the upstream stops generating)."""
+        self._cancel_timer()
+        self.closed = True
+        if self._transport is not None:
+            self._transport.abort()
+
+    # -- waiting ------------------------------------------------------------------------------
+
+    async def _wait(self) -> None:
+        if self._error is not None:
+            raise self._error
+        if self.complete:
+            return
+        waiter = self._waiter = self._loop.create_future()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+        if self._error is not None:
+            raise self._error
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _fail(self, error: UpstreamError) -> None:
+        if self._error is None and not self.complete:
+            self._error = error
+        self._wake()
+
+    # -- read timeout: the upstream's silence, not the exchange's length -----------------------
+
+    def _arm_timer(self) -> None:
+        self._timer = self._loop.call_at(self._last_read + self._read_timeout, self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if not self._active or self.complete or self._error is not None:
+            return
+        now = self._loop.time()
+        if self._paused:  # our consumer is behind: the upstream is not the one silent
+            self._last_read = now
+        if now - self._last_read < self._read_timeout:
+            self._arm_timer()
+            return
+        self._fail(
+            UpstreamTimeout("the upstream went silent mid-response")
+            if self._headers_done
+            else UpstreamTimeout()
+        )
+        self.abort()
+
+    # -- backpressure ------------------------------------------------------------------------
+
+    def _resume(self) -> None:
+        self._paused = False
+        self._last_read = self._loop.time()
+        if self._transport is not None and not self.closed:
+            self._transport.resume_reading()
+
+    # -- asyncio.Protocol ----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._active:
+            # Bytes nobody asked for (a server talking on an idle connection): not reusable.
+            self.abort()
+            return
+        self._any_byte = True
+        self._last_read = self._loop.time()
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError:
+            self._fail(
+                UpstreamCutOff("the upstream sent invalid HTTP")
+                if self._headers_done
+                else _invalid_answer()
+            )
+            self.abort()
+            return
+        if self._buffered > _HIGH_WATER and not self._paused and not self.complete:
+            self._paused = True
+            if self._transport is not None:
+                self._transport.pause_reading()
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._cancel_timer()
+        if not self._active or self.complete or self._error is not None:
+            self._wake()
+            return
+        if not self._headers_done:
+            self._fail(_closed_before_answer())
+        elif exc is None and self._ends_at_close():
+            self._on_complete()  # a body delimited by the end of the connection (RFC 9112 6.3)
+        else:
+            self._fail(UpstreamCutOff())
+
+    def _ends_at_close(self) -> bool:
+        names = {n.lower() for n, _ in self.headers}
+        return "content-length" not in names and "transfer-encoding" not in names
+
+    # -- httptools callbacks -----------------------------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if 100 <= status < 200:  # 100 Continue, 103 Early Hints: the answer is still to come
+            self.headers = []
+            return
+        self.status = status
+        # Asked now: llhttp knows the answer's framing and Connection header only while parsing it.
+        self._keep_alive = self._parser.should_keep_alive()
+        self._headers_done = True
+        self._wake()
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+        self._buffered += len(body)
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        if self._headers_done:
+            self._on_complete()
+
+    def _on_complete(self) -> None:
+        self.complete = True
+        self._active = False
+        self._cancel_timer()
+        self._wake()
+
+
+def _closed_before_answer() -> UpstreamError:
+    return UpstreamUnreachable("the upstream closed the connection before answering")
+
+
+def _invalid_answer() -> UpstreamError:
+    return UpstreamUnreachable("the upstream's answer was not valid HTTP")
