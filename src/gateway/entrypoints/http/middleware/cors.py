@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sanic import Request, Sanic
+from sanic import Request
 from sanic.response import BaseHTTPResponse, HTTPResponse
 
 from gateway.settings import CorsSettings
@@ -28,6 +28,9 @@ class Cors:
         return self._any_origin or origin in self._origins
 
     def preflight(self, request: Request) -> HTTPResponse | None:
+        """A request hook: the answer to a browser's preflight, or None for anything else."""
+        if request.method != "OPTIONS":
+            return None
         headers = request.headers
         origin = headers.get("origin")
         if origin is None or "access-control-request-method" not in headers:
@@ -56,18 +59,3 @@ class Cors:
         out["access-control-expose-headers"] = self._exposed
         vary = out.get("vary")
         out["vary"] = f"{vary}, Origin" if vary else "Origin"
-
-
-def install(app: Sanic, settings: CorsSettings) -> None:  # type: ignore[type-arg]
-    cors = Cors(settings)
-
-    async def cors_preflight(request: Request) -> HTTPResponse | None:
-        if request.method != "OPTIONS":
-            return None
-        return cors.preflight(request)
-
-    async def cors_headers(request: Request, response: BaseHTTPResponse) -> None:
-        cors.decorate(request, response)
-
-    app.register_middleware(cors_preflight, "request")
-    app.register_middleware(cors_headers, "response")

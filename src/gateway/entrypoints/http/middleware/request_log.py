@@ -9,7 +9,7 @@ from random import getrandbits as _random_bits
 from typing import Any
 
 import structlog
-from sanic import Request, Sanic
+from sanic import Request
 from sanic.response import BaseHTTPResponse
 
 from gateway.entrypoints.http.middleware.scope import at_end
@@ -26,26 +26,26 @@ def new_request_id() -> str:
     return f"{time.time_ns() // 1000:013x}{_random_bits(76):019x}"
 
 
-def install(app: Sanic, *, access_log: bool) -> None:  # type: ignore[type-arg]
-    bind = structlog.contextvars.bind_contextvars
-    logger: Any = structlog.get_logger("gateway.access")
+class RequestIds:
+    """Request and response hooks: the id made, bound to the log context, and returned."""
 
-    async def bind_request_id(request: Request) -> None:
+    def __init__(self, *, access_log: bool) -> None:
+        self._bind = structlog.contextvars.bind_contextvars
+        self._logger: Any = structlog.get_logger("gateway.access") if access_log else None
+
+    def on_request(self, request: Request) -> None:
         # Sanic serves a keep-alive connection's requests in one task, so the last request's
         # id is still bound: binding the new one overwrites it. (clear_contextvars() would walk
         # the whole context on every request; request_id is the only key bound per request.)
         request_id = request.ctx.request_id = new_request_id()
-        bind(request_id=request_id)
-        if access_log:
-            _log_at_end(request, logger)
+        self._bind(request_id=request_id)
+        if self._logger is not None:
+            _log_at_end(request, self._logger)
 
-    async def return_request_id(request: Request, response: BaseHTTPResponse) -> None:
+    def on_response(self, request: Request, response: BaseHTTPResponse) -> None:
         request_id: str | None = getattr(request.ctx, "request_id", None)
         if request_id is not None and REQUEST_ID_HEADER not in response.headers:
             response.headers[REQUEST_ID_HEADER] = request_id
-
-    app.register_middleware(bind_request_id, "request")
-    app.register_middleware(return_request_id, "response")
 
 
 def _log_at_end(request: Request, logger: Any) -> None:

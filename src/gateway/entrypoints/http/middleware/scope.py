@@ -63,7 +63,7 @@ def end_request(request: Request, status: int) -> None:
         scope.close(status)
 
 
-async def close_on_response(request: Request, response: BaseHTTPResponse) -> None:
+def close_on_response(request: Request, response: BaseHTTPResponse) -> None:
     scope: RequestScope | None = getattr(request.ctx, "scope", None)
     if scope is not None and not scope.deferred:
         scope.close(response.status)

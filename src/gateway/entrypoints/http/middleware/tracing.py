@@ -12,7 +12,7 @@ import logging
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import SpanKind, StatusCode, Tracer
-from sanic import Request, Sanic
+from sanic import Request
 
 from gateway.entrypoints.http.middleware.scope import at_end
 
@@ -46,10 +46,8 @@ def _start(tracer: Tracer, request: Request) -> None:
     at_end(request, end)
 
 
-def install(app: Sanic) -> None:  # type: ignore[type-arg]
-    async def trace_request(request: Request) -> None:
-        tracer: Tracer | None = request.app.ctx.tracer
-        if tracer is not None:
-            _start(tracer, request)
-
-    app.register_middleware(trace_request, "request")
+def trace_request(request: Request) -> None:
+    """A request hook (installed only when tracing is on)."""
+    tracer: Tracer | None = request.app.ctx.tracer
+    if tracer is not None:
+        _start(tracer, request)
