@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--stream", action="store_true", help="streams of 64 deltas, no pacing")
     parser.add_argument("--output", type=Path, default=None, help="keep the collapsed stacks")
+    parser.add_argument("--native", action="store_true", help="include C frames (py-spy --native)")
     args = parser.parse_args()
     wrk = wl.require_wrk()
     py_spy = shutil.which("py-spy") or str(Path(procs.PYTHON).parent / "py-spy")
@@ -102,6 +103,7 @@ def main() -> None:
         subprocess.run(
             [
                 *(py_spy, "record", "--format", "raw", "--nonblocking", "-r", "250"),
+                *(("--native",) if args.native else ()),
                 *("-d", str(args.seconds), "-o", str(out), "-p", str(running.proc.pid)),
             ],
             check=False,

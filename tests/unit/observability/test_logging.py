@@ -89,3 +89,31 @@ def test_observed_event_writes_access_line_span_attributes_and_forwards() -> Non
     assert attributes["gen_ai.usage.input_tokens"] == 13  # cache reads included
     assert attributes["gen_ai.usage.output_tokens"] == 4
     assert attributes["gen_ai.response.id"] == "req_up_1"
+
+
+def _access_line_of(level: str, model: str) -> bytes:
+    out = io.BytesIO()
+    configure_logging(json_lines=True, level=level, secrets=[CONFIGURED], stream=out, stdlib=False)
+    try:
+        publisher = ObservedEventPublisher(
+            MemoryEventPublisher(), metrics=None, tracing=False, access_log=True
+        )
+        publisher.publish(make_event(model=model))
+    finally:
+        configure_logging(json_lines=False, stdlib=False)
+    return out.getvalue()
+
+
+def test_json_access_line_has_structlogs_shape_and_redaction() -> None:
+    written = _access_line_of("info", f"gpt-4o {CONFIGURED}")
+    assert written.endswith(b"\n") and written.count(b"\n") == 1
+    line = orjson.loads(written)
+    keys = list(line)
+    assert keys[-4:] == ["event", "request_id", "level", "timestamp"]
+    assert line["event"] == "access" and line["request_id"] == "req1" and line["level"] == "info"
+    assert line["timestamp"].endswith("Z") and "+00:00" not in line["timestamp"]
+    assert line["model"] == "gpt-4o ***" and CONFIGURED not in written.decode()
+
+
+def test_access_line_follows_the_log_level() -> None:
+    assert _access_line_of("warning", "gpt-4o") == b""

@@ -2,13 +2,15 @@
 
 Our own lines go straight to a bytes stream (the fast path). Standard-library loggers (Sanic,
 aiohttp, parts of the gateway) are routed through the same processors, redaction included.
+The per-request access line has a faster path still in production (see JsonAccessLine).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import IO, Any, BinaryIO
 
 import orjson
@@ -29,6 +31,51 @@ def _encode(logger: Any, method: str, event: Any) -> bytes:
     return event.encode() if isinstance(event, str) else bytes(event)
 
 
+# Writes one access line: the fields, and the request id the line belongs to.
+AccessLine = Callable[[dict[str, Any], str], None]
+
+
+class JsonAccessLine:
+    """The access line in JSON, without structlog's generic processor chain.
+
+    One per request, so it is worth its own path: the same JSON object structlog would render
+    (the fields, then event, request_id, level, timestamp), through the same redaction, to the
+    same stream, for about half the CPU. The request id comes from the event rather than
+    from the context variables, which spares a walk over the whole context.
+    """
+
+    __slots__ = ("_out", "_redact")
+
+    def __init__(self, out: BinaryIO, redact: Redactor) -> None:
+        self._out = out
+        self._redact = redact
+
+    def __call__(self, fields: dict[str, Any], request_id: str) -> None:
+        fields["event"] = "access"
+        fields["request_id"] = request_id
+        fields["level"] = "info"
+        fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        self._redact(None, "info", fields)
+        self._out.write(orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE))
+        self._out.flush()
+
+
+def _structlog_access_line(fields: dict[str, Any], request_id: str) -> None:
+    structlog.get_logger("gateway.access").info("access", **fields)
+
+
+def _no_access_line(fields: dict[str, Any], request_id: str) -> None:
+    return None
+
+
+_access_line: AccessLine = _structlog_access_line
+
+
+def access_line() -> AccessLine:
+    """The access-line writer for the logging configured last (structlog's when none was)."""
+    return _access_line
+
+
 class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Marks the root handler we installed, so reconfiguring replaces it instead of adding one."""
 
@@ -42,6 +89,7 @@ def configure_logging(
     stdlib: bool = True,
 ) -> None:
     """Call before anything logs (worker start). `stream` defaults to stdout."""
+    global _access_line
     out = stream if stream is not None else sys.stdout.buffer
     numeric = _LEVELS.get(level, logging.ERROR)
     redact = Redactor(secrets)
@@ -63,6 +111,12 @@ def configure_logging(
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         cache_logger_on_first_use=True,
     )
+    if numeric > logging.INFO:
+        _access_line = _no_access_line
+    elif json_lines:
+        _access_line = JsonAccessLine(out, redact)
+    else:
+        _access_line = _structlog_access_line  # readable console lines, as every other line
     if stdlib:
         _route_stdlib(shared, json_lines, numeric, stream)
 

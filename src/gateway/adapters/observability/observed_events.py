@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import structlog
 from opentelemetry import trace
 
 from gateway.adapters.observability.event_metrics import observe_event, overhead_ms
 from gateway.adapters.observability.genai import event_attributes
+from gateway.adapters.observability.logging_setup import access_line
 from gateway.adapters.observability.metrics import GatewayMetrics
 from gateway.domain.events import RequestLogEvent
 from gateway.domain.ports.events import EventPublisher
@@ -64,7 +64,7 @@ class ObservedEventPublisher:
         self._inner = inner
         self._metrics = metrics
         self._tracing = tracing
-        self._log = structlog.get_logger("gateway.access") if access_log else None
+        self._access_line = access_line() if access_log else None
 
     def publish(self, event: RequestLogEvent) -> None:
         try:
@@ -80,5 +80,5 @@ class ObservedEventPublisher:
             span = trace.get_current_span()
             if span.is_recording():
                 span.set_attributes(event_attributes(event))
-        if self._log is not None:
-            self._log.info("access", **access_fields(event))
+        if self._access_line is not None:
+            self._access_line(access_fields(event), event.id)

@@ -1,10 +1,11 @@
 """The gateway's HTTP middleware, in the seed's order: CORS -> Tracing -> Logger -> Metrics.
 
 Sanic awaits each registered middleware between two signal dispatches, so the enabled hooks run
-from one request middleware and one response middleware (instead of up to seven middlewares). Request hooks run in order and the first answer wins (a CORS preflight); response
-hooks run in reverse, so CORS headers are added last, to every response (errors included), and
-the request's scope closes after all of them. Per-request work that must wait for the end of a
-stream is registered on the request's scope (see scope.py).
+from one request middleware and one response middleware (instead of up to seven middlewares).
+Request hooks run in order and the first answer wins (a CORS preflight); response hooks run in
+reverse, so CORS headers are added last, to every response (errors included), and the request's
+scope closes after all of them. Per-request work that must wait for the end of a stream is
+registered on the request's scope (see scope.py).
 """
 
 from __future__ import annotations

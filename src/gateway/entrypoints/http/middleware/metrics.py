@@ -15,7 +15,7 @@ def count_in_flight(request: Request) -> None:
         return
     metrics.request_started()
 
-    def ended(status: int) -> None:
+    def ended(request: Request, status: int) -> None:
         metrics.request_ended()
 
     at_end(request, ended)

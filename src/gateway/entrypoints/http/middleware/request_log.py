@@ -51,7 +51,7 @@ class RequestIds:
 def _log_at_end(request: Request, logger: Any) -> None:
     started = time.perf_counter()
 
-    def end(status: int) -> None:
+    def end(request: Request, status: int) -> None:
         if getattr(request.ctx, "relayed", False):
             return  # the request-log event's access line covers it
         path = request.path

@@ -16,7 +16,10 @@ from sanic.response import BaseHTTPResponse
 
 log = logging.getLogger("gateway.http")
 
-EndCallback = Callable[[int], None]  # receives the final status
+# Receives the request and its final status. A callback must not capture the request itself:
+# the request holds its scope, so a closure over it is a reference cycle, and every request's
+# objects would then wait for the garbage collector instead of going when the request ends.
+EndCallback = Callable[[Request, int], None]
 
 
 class RequestScope:
@@ -27,15 +30,17 @@ class RequestScope:
         self.deferred = False
         self.closed = False
 
-    def close(self, status: int) -> None:
+    def close(self, request: Request, status: int) -> None:
         if self.closed:
             return
         self.closed = True
+        callbacks, self.callbacks = self.callbacks, []
         # Reverse registration order, like response middleware: tracing (registered first)
-        # ends its span last.
-        for callback in reversed(self.callbacks):
+        # ends its span last. Dropped once run: whatever they hold (a span, a context token
+        # that references the request's context) no longer hangs off the request.
+        for callback in reversed(callbacks):
             try:
-                callback(status)
+                callback(request, status)
             except Exception:  # one observer's bug must not skip the others
                 log.exception("request end callback failed")
 
@@ -60,10 +65,10 @@ def defer_end(request: Request) -> None:
 def end_request(request: Request, status: int) -> None:
     scope: RequestScope | None = getattr(request.ctx, "scope", None)
     if scope is not None:
-        scope.close(status)
+        scope.close(request, status)
 
 
 def close_on_response(request: Request, response: BaseHTTPResponse) -> None:
     scope: RequestScope | None = getattr(request.ctx, "scope", None)
     if scope is not None and not scope.deferred:
-        scope.close(response.status)
+        scope.close(request, response.status)

@@ -36,7 +36,7 @@ def _start(tracer: Tracer, request: Request) -> None:
     span = tracer.start_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes)
     token = context.attach(trace.set_span_in_context(span, parent))
 
-    def end(status: int) -> None:
+    def end(request: Request, status: int) -> None:
         span.set_attribute("http.response.status_code", status)
         if status >= 500:
             span.set_status(StatusCode.ERROR)
