@@ -17,7 +17,7 @@ COLUMNS = (
     ("x_aiohttp", "x aiohttp floor @64", "{:.2f}"),
     ("x_sanic", "x Sanic floor @64", "{:.2f}"),
     ("w2_64_p99", "W2 p99 @64 ms", "{:.2f}"),
-    ("w2_16_cpu_us", "CPU µs/req @16", "{:.0f}"),
+    ("w2_64_cpu_us", "CPU µs/req @64", "{:.0f}"),
     ("w2_errors", "W2 errors", "{:.0f}"),
     ("w1_low_p50", "W1 +p50 low ms", "{:.3f}"),
     ("w1_low_p99", "W1 +p99 low ms", "{:.3f}"),
