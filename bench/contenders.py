@@ -305,7 +305,16 @@ def _nats_messages(env: Environment, above: int = 0, wait: bool = True) -> int:
 
 
 def _ledger_rows(data: Path) -> int:
-    path = data / "billing.sqlite3"
+    """Usage rows in the contender's ledger; recording is asynchronous: give it up to 2 s."""
+    for _ in range(20):
+        rows = _count_ledger_rows(data / "billing.sqlite3")
+        if rows:
+            return rows
+        time.sleep(0.1)
+    return 0
+
+
+def _count_ledger_rows(path: Path) -> int:
     if not path.exists():
         return 0
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:

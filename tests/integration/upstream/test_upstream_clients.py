@@ -459,3 +459,19 @@ async def test_https_upstream_with_an_untrusted_certificate_is_unreachable() -> 
 def test_the_configured_client_is_the_one_built(name: str, kind: str) -> None:
     built = upstream_for(name, UpstreamPoolSettings(connect_timeout=1, read_timeout=1))
     assert type(built).__name__ == kind
+
+
+async def test_bytes_past_the_end_of_an_answer_retire_the_connection() -> None:
+    """A server answering twice (or sending more than its content-length): the first answer is
+    the answer, and the connection is not used again."""
+
+    async def handler(conn: Conn) -> None:
+        while await conn.request():
+            await conn.send(JSON_ANSWER + b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nbad")
+
+    async with scripted(handler) as server, client("http1") as upstream:
+        for _ in range(2):
+            response = await upstream.send(post(server.url))
+            assert response.status == 200 and await response.read() == b'{"ok":true}'
+            response.release()
+    assert server.connections == 2

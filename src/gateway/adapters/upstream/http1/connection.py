@@ -247,9 +247,14 @@ class Http1Connection(asyncio.Protocol):
     # -- httptools callbacks -----------------------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.complete:
+            return
         self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
+        if self.complete:  # a second answer to one request: the connection cannot be trusted
+            self._keep_alive = False
+            return
         status = self._parser.get_status_code()
         if 100 <= status < 200:  # 100 Continue, 103 Early Hints: the answer is still to come
             self.headers = []
@@ -261,12 +266,15 @@ class Http1Connection(asyncio.Protocol):
         self._wake()
 
     def on_body(self, body: bytes) -> None:
+        if self.complete:  # bytes past the end of the answer: dropped, and so is the connection
+            self._keep_alive = False
+            return
         self._body.append(body)
         self._buffered += len(body)
         self._wake()
 
     def on_message_complete(self) -> None:
-        if self._headers_done:
+        if self._headers_done and not self.complete:
             self._on_complete()
 
     def _on_complete(self) -> None:
