@@ -85,6 +85,24 @@ async def test_recording_is_idempotent_by_request_id(billing: LocalBilling, tmp_
         assert conn.execute("SELECT count(*) FROM usage").fetchone()[0] == 1
 
 
+async def test_a_batch_mixing_recorded_and_new_rows_charges_only_the_new(
+    billing: LocalBilling, tmp_path: Path
+) -> None:
+    db = tmp_path / "ledger.sqlite3"
+    add_key(db, "alice", KEY)
+    await billing.record(usage_record("old", KEY, total=5))
+    before = billing._commits.transactions
+    await asyncio.gather(
+        billing.record(usage_record("old", KEY, total=5)),  # a redelivery
+        billing.record(usage_record("new1", KEY, total=3)),
+        billing.record(usage_record("new2", KEY, total=2)),
+    )
+    assert billing._commits.transactions == before + 1  # one batch, so the mixed path ran
+    assert used_tokens(db, KEY) == 10
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM usage").fetchone()[0] == 3
+
+
 async def test_model_multiplier_charges_exactly(billing: LocalBilling, tmp_path: Path) -> None:
     db = tmp_path / "ledger.sqlite3"
     add_key(db, "alice", KEY)
