@@ -25,9 +25,9 @@ from gateway.domain.errors import (
     UpstreamUnreachable,
 )
 
-# Reading pauses when this much body is waiting for a slow consumer, and resumes below LOW.
+# Reading pauses when this much body is waiting for a slow consumer, and resumes once the
+# consumer takes what is there.
 _HIGH_WATER = 256 * 1024
-_LOW_WATER = 64 * 1024
 
 
 class Http1Connection(asyncio.Protocol):
@@ -80,23 +80,6 @@ class Http1Connection(asyncio.Protocol):
     def any_byte(self) -> bool:
         """Whether the upstream sent anything for this exchange (a retry is unsafe after that)."""
         return self._any_byte
-
-    @property
-    def failed_before_answer(self) -> bool:
-        return self._error is not None and not self._headers_done
-
-    def error(self) -> UpstreamError | None:
-        return self._error
-
-    def next_chunk(self) -> bytes | None:
-        """Body bytes already here, or None (then `complete`, `error()` or `wait()`)."""
-        if not self._body:
-            return None
-        chunk = self._body.popleft()
-        self._buffered -= len(chunk)
-        if self._paused and self._buffered < _LOW_WATER:
-            self._resume()
-        return chunk
 
     def drain(self) -> bytes:
         """Every body byte already here, in one piece."""

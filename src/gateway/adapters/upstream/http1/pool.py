@@ -69,14 +69,6 @@ class ConnectionPool:
         self._sweep: asyncio.TimerHandle | None = None
         self._closed = False
 
-    @property
-    def open_connections(self) -> int:
-        return self._open
-
-    @property
-    def idle_connections(self) -> int:
-        return sum(len(slots.idle) for slots in self._origins.values())
-
     async def acquire(self, origin: Origin) -> Http1Connection:
         slots = self._origins.get(origin)
         if slots is None:

@@ -116,10 +116,6 @@ class Http1Upstream:
         self._tracer = tracer  # None: tracing off, nothing is spent on it
         self._origins: dict[str, Origin] = {}
 
-    @property
-    def pool(self) -> ConnectionPool | None:
-        return self._pool
-
     async def start(self) -> None:
         self._pool = ConnectionPool(self._settings)
 
