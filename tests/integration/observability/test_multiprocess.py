@@ -30,7 +30,9 @@ upstreams:
 metrics: {{enabled: true, multiproc_dir: "{metrics_dir}"}}
 """
 CLIENT_KEY = "sk-client-PRIVATE-0123456789abcdef"
-REQUESTS = 20
+REQUESTS = 20  # at least
+BATCH = 5
+MAX_REQUESTS = 400
 
 
 def _spawn(*args: str, output: bool = False) -> subprocess.Popen[bytes]:
@@ -96,16 +98,23 @@ async def test_two_workers_report_the_same_totals(
     # A new connection per request, so that both workers serve some.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
         await _wait_ready(http, url, metrics_dir)
-        for _ in range(REQUESTS // 5):  # concurrent batches spread over both workers
-            await asyncio.gather(*(_chat(http, url) for _ in range(5)))
+        # Concurrent batches until both workers have served some. Which worker accepts a
+        # connection is the kernel's choice, and a fast worker can win every race for a while:
+        # a fixed number of requests made this test flaky. Bounded in count and time.
+        sent, deadline = 0, time.monotonic() + 20
+        while sent < MAX_REQUESTS and time.monotonic() < deadline:
+            await asyncio.gather(*(_chat(http, url) for _ in range(BATCH)))
+            sent += BATCH
+            if sent >= REQUESTS and len(_pids(metrics_dir, "counter")) >= 2:
+                break
         scrapes = []
         for _ in range(6):
             async with http.get(url + "/metrics") as r:
                 scrapes.append(await r.read())
     for text in scrapes:  # whichever worker answers, it reports every worker's counts
-        assert value(text, "gateway_requests_total", provider="openai", status="200") == REQUESTS
-        assert value(text, "gateway_tokens_total", type="output") == 4 * REQUESTS
-        assert value(text, "gateway_request_duration_seconds_count") == REQUESTS
+        assert value(text, "gateway_requests_total", provider="openai", status="200") == sent
+        assert value(text, "gateway_tokens_total", type="output") == 4 * sent
+        assert value(text, "gateway_request_duration_seconds_count") == sent
     assert len(_pids(metrics_dir, "counter")) >= 2  # both workers counted some requests
     gateway.send_signal(signal.SIGTERM)
     output, _ = gateway.communicate(timeout=15)
@@ -116,4 +125,4 @@ async def test_two_workers_report_the_same_totals(
         if line.startswith(b"{") and b'"access"' in line
     ]
     relayed = [line for line in access if line.get("provider") == "openai"]
-    assert len(relayed) == REQUESTS and len({line["request_id"] for line in relayed}) == REQUESTS
+    assert len(relayed) == sent and len({line["request_id"] for line in relayed}) == sent
