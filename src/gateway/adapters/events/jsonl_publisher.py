@@ -19,6 +19,7 @@ from typing import Any
 from gateway.adapters.events.counters import DropReporter, PublisherCounters
 from gateway.adapters.events.encoding import encode_event
 from gateway.adapters.events.managed import Readiness
+from gateway.adapters.tasks import cancel_and_wait
 from gateway.domain.events import RequestLogEvent
 
 log = logging.getLogger("gateway.events")
@@ -58,9 +59,7 @@ class JsonlEventPublisher:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         if self._fd < 0:
             return

@@ -26,6 +26,7 @@ from gateway.adapters.events.nats_link import NatsLink
 from gateway.adapters.events.nats_sender import Result, send_batch
 from gateway.adapters.events.replay import Replayer
 from gateway.adapters.events.spool import Spool
+from gateway.adapters.tasks import cancel_and_wait
 from gateway.domain.events import RequestLogEvent
 
 log = logging.getLogger("gateway.events")
@@ -91,9 +92,7 @@ class NatsJetStreamPublisher:
         await self._final_send(time.monotonic() + self._config.close_timeout)
         self._spool_queued()
         for task in self._tasks[1:]:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         await self._spool.sync()
         self._spool.close()
         self._spool_open = False
@@ -106,9 +105,7 @@ class NatsJetStreamPublisher:
         # The pump finishes its step (a batch waits at most publish_timeout) and then stops.
         done, _ = await asyncio.wait({pump}, timeout=self._config.publish_timeout + 1.0)
         if not done:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+            await cancel_and_wait(pump)
         # A batch cut off by the cancel has an unknown outcome: keep it (dedup covers a resend).
         for item in self._in_flight:
             self._to_spool(item.payload)

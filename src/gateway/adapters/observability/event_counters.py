@@ -8,11 +8,11 @@ counters: before every scrape it serves and every few seconds in the background.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 
 from gateway.adapters.observability.metrics import GatewayMetrics
+from gateway.adapters.tasks import cancel_and_wait
 
 log = logging.getLogger("gateway.observability")
 
@@ -45,9 +45,7 @@ class EventCountersSync:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         self.sync()  # the last counts, after the publisher's final flush
 

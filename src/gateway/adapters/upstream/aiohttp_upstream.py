@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 import aiohttp
 from opentelemetry.trace import Span, Tracer
 
-from gateway.adapters.upstream.client_span import end_span, record_status, start_client_span
+from gateway.adapters.upstream.client_span import end_with_body, send_traced
 from gateway.adapters.upstream.pool_settings import UpstreamPoolSettings
 from gateway.domain.errors import UpstreamCutOff, UpstreamTimeout, UpstreamUnreachable
 from gateway.domain.ports.upstream import UpstreamRequest, UpstreamResponse
@@ -78,7 +78,7 @@ class AiohttpUpstreamResponse:
         else:
             response.close()  # unread body: drop the connection, which also stops the upstream
         if self._span is not None:
-            end_span(self._span, None if complete else "body_not_read_to_end")
+            end_with_body(self._span, complete)
 
 
 class AiohttpUpstream:
@@ -122,14 +122,11 @@ class AiohttpUpstream:
             raise UpstreamUnreachable("the upstream client is not started")
         if self._tracer is None:
             return AiohttpUpstreamResponse(await self._request(session, request, request.headers))
-        span, headers = start_client_span(self._tracer, request)
-        try:
-            response = await self._request(session, request, headers)
-        except BaseException as exc:
-            end_span(span, getattr(exc, "kind", type(exc).__name__))
-            raise
-        record_status(span, response.status)
-        return AiohttpUpstreamResponse(response, span)
+
+        async def traced(headers: Sequence[tuple[str, str]], span: Span) -> UpstreamResponse:
+            return AiohttpUpstreamResponse(await self._request(session, request, headers), span)
+
+        return await send_traced(self._tracer, request, traced)
 
     async def _request(
         self,

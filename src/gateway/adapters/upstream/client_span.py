@@ -7,6 +7,8 @@ the query string or a header (either may hold a key).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from opentelemetry import propagate, trace
@@ -15,6 +17,34 @@ from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
 from gateway.domain.ports.upstream import UpstreamRequest
 
 _TRACE_HEADERS = frozenset({"traceparent", "tracestate"})
+
+
+class _Answer(Protocol):
+    @property
+    def status(self) -> int: ...
+
+
+Answer = TypeVar("Answer", bound=_Answer)
+
+
+async def send_traced(
+    tracer: Tracer,
+    request: UpstreamRequest,
+    send: Callable[[Sequence[tuple[str, str]], Span], Awaitable[Answer]],
+) -> Answer:
+    """`send(headers, span)` inside a CLIENT span: the headers carry the trace context upstream.
+
+    The span ends here if no answer comes; otherwise the answer owns it and ends it with
+    `end_with_body` when its body is released (the call lasts until then, not until the headers).
+    """
+    span, headers = start_client_span(tracer, request)
+    try:
+        answer = await send(headers, span)
+    except BaseException as exc:
+        end_span(span, getattr(exc, "kind", type(exc).__name__))
+        raise
+    record_status(span, answer.status)
+    return answer
 
 
 def start_client_span(
@@ -45,6 +75,10 @@ def record_status(span: Span, status: int) -> None:
     if status >= 400:
         span.set_attribute("error.type", str(status))
         span.set_status(StatusCode.ERROR)
+
+
+def end_with_body(span: Span, complete: bool) -> None:
+    end_span(span, None if complete else "body_not_read_to_end")
 
 
 def end_span(span: Span, error_type: str | None) -> None:

@@ -14,10 +14,11 @@ set), plus Host and Content-Length, which this client owns.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 
 from opentelemetry.trace import Span, Tracer
 
-from gateway.adapters.upstream.client_span import end_span, record_status, start_client_span
+from gateway.adapters.upstream.client_span import end_with_body, send_traced
 from gateway.adapters.upstream.http1.connection import Http1Connection
 from gateway.adapters.upstream.http1.pool import ConnectionPool, Origin, parse_origin
 from gateway.adapters.upstream.pool_settings import UpstreamPoolSettings
@@ -104,7 +105,7 @@ class Http1Response:
         else:  # an unread body: dropping the connection also stops the upstream generating
             self._pool.discard(self._origin, connection)
         if self._span is not None:
-            end_span(self._span, None if complete else "body_not_read_to_end")
+            end_with_body(self._span, complete)
 
 
 class Http1Upstream:
@@ -127,14 +128,7 @@ class Http1Upstream:
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
         if self._tracer is None:
             return await self._send(request, request.headers, None)
-        span, headers = start_client_span(self._tracer, request)
-        try:
-            response = await self._send(request, headers, span)
-        except BaseException as exc:
-            end_span(span, getattr(exc, "kind", type(exc).__name__))
-            raise
-        record_status(span, response.status)
-        return response
+        return await send_traced(self._tracer, request, partial(self._send, request))
 
     async def _send(
         self, request: UpstreamRequest, headers: Sequence[tuple[str, str]], span: Span | None
