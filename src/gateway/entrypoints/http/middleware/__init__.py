@@ -32,9 +32,12 @@ def install_middleware(app: Sanic, settings: Settings) -> None:  # type: ignore[
     if settings.metrics.enabled:
         on_request.append(metrics.count_in_flight)
     # Reverse order of the request hooks; the scope closes last.
-    on_response: list[ResponseHook] = [ids.on_response, preflight.decorate]
-    on_response.append(scope.close_on_response)
-    request_hooks, response_hooks = tuple(on_request), tuple(on_response)
+    response_hooks: tuple[ResponseHook, ...] = (
+        ids.on_response,
+        preflight.decorate,
+        scope.close_on_response,
+    )
+    request_hooks = tuple(on_request)
 
     async def gateway_request(request: Request) -> HTTPResponse | None:
         for hook in request_hooks:
