@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -89,14 +90,10 @@ def gateway_process(
 
 
 async def _wait_ready(gateway: GatewayProcess, workers: int) -> None:
-    """Every worker has started (a signal during a worker's start-up is another matter)."""
+    """Every worker has started: the stream below must reach a worker that is serving."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if gateway.log.read_bytes().count(b"Worker ready") >= workers:
-            # Sanic's manager finishes its own start-up just after the workers report ready;
-            # a SIGTERM inside that window can leave it waiting (seen 1 in ~6 runs). Users do
-            # not stop a gateway 20 ms after starting it; this test is about draining.
-            await asyncio.sleep(1.0)
             return
         await asyncio.sleep(0.1)
     raise AssertionError("the gateway did not start")
@@ -121,3 +118,62 @@ async def test_sigterm_lets_in_flight_streams_finish(gateway_process: GatewayPro
     assert stream.count(b'"content":"tok') == 10 and stream.endswith(b"data: [DONE]\n\n")
     assert await asyncio.to_thread(process.wait, 20) == 0  # the fake provider lives in this loop
     assert b"SECRET" not in gateway_process.log.read_bytes()
+
+
+def _group(pgid: int) -> set[int]:
+    """The live processes of a process group (Linux /proc), zombies excluded."""
+    members = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # pid (comm) state ppid pgrp ...; comm may hold spaces, so split after its ")".
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if fields[0] != "Z" and int(fields[2]) == pgid:
+                members.add(int(stat.parent.name))
+    return members
+
+
+# What a supervisor or a shell script does: start the gateway as a child, in its own process group.
+LAUNCHER = """
+import subprocess, sys
+gateway = subprocess.Popen(sys.argv[1:], stdout=sys.stderr)
+print(gateway.pid, flush=True)
+print(gateway.wait(), flush=True)
+"""
+
+
+@pytest.mark.parametrize("signals", [1, 2], ids=["sigterm", "sigterm-twice"])
+def test_a_gateway_stopped_while_its_workers_start_exits(tmp_path: Path, signals: int) -> None:
+    """Sanic's manager, signalled before its workers acknowledged their start-up, spun forever;
+    signalled again, it SIGKILLed its process group, and so the process that launched it."""
+    path, _ = _write_config(tmp_path, "http://127.0.0.1:9", 2)
+    log = tmp_path / "gateway.log"
+    with log.open("wb") as output:
+        launcher = subprocess.Popen(
+            [sys.executable, "-c", LAUNCHER, sys.executable, "-m", "gateway", "-conf", str(path)],
+            env={**os.environ, "TEST_CLAUDE_KEY": "k"},
+            stdout=subprocess.PIPE,
+            stderr=output,
+            start_new_session=True,
+        )
+    try:
+        assert launcher.stdout is not None
+        gateway = int(launcher.stdout.readline())
+        deadline = time.monotonic() + 30
+        while b"gateway listening" not in log.read_bytes():
+            assert time.monotonic() < deadline and launcher.poll() is None, log.read_text()
+            time.sleep(0.01)
+        time.sleep(0.3)  # the manager waits for its workers, which are still importing
+        for _ in range(signals):
+            os.kill(gateway, signal.SIGTERM)
+            time.sleep(0.1)
+        out, _ = launcher.communicate(timeout=15)
+        assert launcher.returncode == 0, "the gateway killed the process that launched it"
+        assert out.strip().lstrip(b"-").isdigit()  # the launcher saw the gateway end
+        deadline = time.monotonic() + 5  # a SIGKILLed worker takes a moment to go
+        while _group(launcher.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _group(launcher.pid), "a worker outlived the gateway"
+    finally:
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGKILL)
+        launcher.communicate(timeout=10)

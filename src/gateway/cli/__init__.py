@@ -13,6 +13,7 @@ from functools import partial
 from sanic import Sanic
 from sanic.worker.loader import AppLoader
 
+from gateway.cli.worker_manager import use_gateway_worker_manager
 from gateway.container import ContainerRuntime, build_container
 from gateway.entrypoints.http.app import create_app
 from gateway.settings import ConfigError, Settings, load_settings, render_effective_config
@@ -105,6 +106,7 @@ def serve(config_path: str) -> None:
     if workers == 1:
         Sanic.serve_single(primary=app)
     else:
+        use_gateway_worker_manager()
         Sanic.serve(primary=app, app_loader=loader)
 
 

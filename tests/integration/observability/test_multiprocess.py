@@ -37,7 +37,9 @@ MAX_REQUESTS = 400
 
 def _spawn(*args: str, output: bool = False) -> subprocess.Popen[bytes]:
     out = subprocess.PIPE if output else subprocess.DEVNULL
-    return subprocess.Popen([sys.executable, "-m", *args], stdout=out, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", *args], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 @pytest.fixture
