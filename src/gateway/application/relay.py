@@ -13,6 +13,7 @@ from gateway.application.relay_command import RelayCommand, RelaySettings
 from gateway.application.request_intent import RequestIntent, read_intent, with_include_usage
 from gateway.application.request_trace import RequestTrace
 from gateway.application.upstream_request import build_upstream_request
+from gateway.application.usage_recorder import UsageRecorder
 from gateway.domain.clock import Clock, SystemClock
 from gateway.domain.errors import Unauthenticated
 from gateway.domain.ports.billing import AuthorizationRequest, Billing
@@ -54,6 +55,7 @@ class RelayService:
         self._events = events
         self._settings = settings
         self._background = background
+        self._recorder = UsageRecorder(billing, background)
         self._clock = clock or SystemClock()
         self._upstream_kind = "new-api" if settings.new_api is not None else "direct"
 
@@ -172,9 +174,9 @@ class RelayService:
         conclusion = trace.conclude(error, self._clock.monotonic())
         self._events.publish(conclusion.event)
         if conclusion.record is not None and self._billing.needs_usage:
-            # Recorded in the background: the response is not held up, and a cancelled request
-            # task (client gone) cannot cancel the record with it.
-            self._background.spawn(self._billing.record(conclusion.record))
+            # Recorded in the background, batched with concurrent requests' records: the
+            # response is not held up, and a client gone (its task cancelled) cancels nothing.
+            self._recorder.submit(conclusion.record)
 
     async def drain(self, timeout: float) -> bool:
         """Wait for pending usage records (shutdown)."""

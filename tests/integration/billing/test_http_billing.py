@@ -54,6 +54,18 @@ async def test_usage_arrives_with_the_idempotency_key_once(
     assert billing_server.usage["once"]["caller"] == record.caller_key_hash
 
 
+async def test_a_batch_of_records_arrives_whole_and_once(
+    billing_server: BillingServer, make_http_billing: Callable[..., HttpBilling]
+) -> None:
+    billing_server.add_key("alice", KEY)
+    billing = make_http_billing()
+    await billing.start()
+    batch = [usage_record(f"batch-{i}", KEY, total=10 + i) for i in range(5)]
+    await billing.record_many(batch + batch[:2])  # two of them twice
+    assert sorted(billing_server.usage) == [f"batch-{i}" for i in range(5)]
+    assert billing_server.used(KEY) == sum(10 + i for i in range(5))
+
+
 async def test_down_for_a_while_then_back_every_record_arrives_once(
     billing_server: BillingServer, make_http_billing: Callable[..., HttpBilling]
 ) -> None:

@@ -103,6 +103,16 @@ async def test_a_batch_mixing_recorded_and_new_rows_charges_only_the_new(
         assert conn.execute("SELECT count(*) FROM usage").fetchone()[0] == 3
 
 
+async def test_record_many_charges_each_new_record_once(
+    billing: LocalBilling, tmp_path: Path
+) -> None:
+    add_key(tmp_path / "ledger.sqlite3", "alice", KEY, quota=None)
+    batch = [usage_record(f"many-{i}", KEY, total=10) for i in range(4)]
+    await billing.record_many(batch)
+    await billing.record_many(batch[1:3])  # replayed
+    assert used_tokens(tmp_path / "ledger.sqlite3", KEY) == 40
+
+
 async def test_model_multiplier_charges_exactly(billing: LocalBilling, tmp_path: Path) -> None:
     db = tmp_path / "ledger.sqlite3"
     add_key(db, "alice", KEY)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from gateway.domain.ports.billing import ALLOW, AuthorizationRequest, Decision, UsageRecord
 
 
@@ -14,4 +16,7 @@ class DisabledBilling:
         return ALLOW
 
     async def record(self, record: UsageRecord) -> None:
+        return None
+
+    async def record_many(self, records: Sequence[UsageRecord]) -> None:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -22,6 +23,8 @@ class ManagedBilling(Protocol):
     async def authorize(self, request: AuthorizationRequest) -> Decision: ...
 
     async def record(self, record: UsageRecord) -> None: ...
+
+    async def record_many(self, records: Sequence[UsageRecord]) -> None: ...
 
     async def start(self) -> None: ...
 

@@ -1,8 +1,9 @@
 """Group commit: many usage rows, one SQLite transaction.
 
-`add` queues a row and waits for the transaction that holds it. A single flusher task takes
-whatever has accumulated (up to `max_batch` rows), commits it in the writer thread, wakes the
-waiters and starts again: a transaction holds every record that arrived during the previous one.
+`add` (or `add_many`) queues rows and waits for the transaction that holds them. A single
+flusher task takes whatever has accumulated (up to about `max_batch` rows; the rows of one
+`add_many` always commit together), commits it in the writer thread, wakes the waiters and
+starts again: a transaction holds every record that arrived during the previous one.
 `linger` (a few ms) lets a transaction gather the records of concurrent requests instead of
 committing one by one: each commit is a hop to the writer thread and back, which costs the
 event loop more than the SQL. `record()` runs after the response, so the linger delays no
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,9 @@ class GroupCommit(Generic[Row, Result]):
         self._linger = linger
         self._attempts = attempts
         self._retry_delay = retry_delay
-        self._queue: list[tuple[Row, asyncio.Future[None]]] = []
+        # Each entry: rows that commit together, and the future their caller waits on.
+        self._queue: list[tuple[Sequence[Row], asyncio.Future[None]]] = []
+        self._queued_rows = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -51,17 +54,24 @@ class GroupCommit(Generic[Row, Result]):
 
     @property
     def queued(self) -> int:
-        return len(self._queue)
+        return self._queued_rows
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def add(self, row: Row) -> None:
         """Resolve once `row` is committed; raise CommitFailed if it could not be."""
+        await self.add_many((row,))
+
+    async def add_many(self, rows: Sequence[Row]) -> None:
+        """Resolve once `rows` are committed, in one transaction; raise CommitFailed if not."""
         if self._task is None or self._task.done():
             raise CommitFailed("the ledger is closed")
+        if not rows:
+            return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((row, future))
+        self._queue.append((rows, future))
+        self._queued_rows += len(rows)
         self._wake.set()
         await future
 
@@ -79,14 +89,25 @@ class GroupCommit(Generic[Row, Result]):
                 await asyncio.sleep(self._linger)
             self._wake.clear()
             while self._queue:
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
-                await self._flush(batch)
+                await self._flush(self._take())
             if self._closing:
                 return
 
-    async def _flush(self, batch: list[tuple[Row, asyncio.Future[None]]]) -> None:
-        rows = [row for row, _ in batch]
+    def _take(self) -> list[tuple[Sequence[Row], asyncio.Future[None]]]:
+        """Whole entries from the front, up to `max_batch` rows (at least one entry)."""
+        taken, count = 0, 0
+        for rows, _ in self._queue:
+            if taken and count + len(rows) > self._max_batch:
+                break
+            taken += 1
+            count += len(rows)
+        batch = self._queue[:taken]
+        del self._queue[:taken]
+        self._queued_rows -= count
+        return batch
+
+    async def _flush(self, batch: list[tuple[Sequence[Row], asyncio.Future[None]]]) -> None:
+        rows = [row for entry, _ in batch for row in entry]
         error: BaseException | None = None
         for attempt in range(self._attempts):
             try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,6 +101,10 @@ class HttpBilling:
 
     async def record(self, record: UsageRecord) -> None:
         await self._outbox.submit(record.request_id, encode_record(record))
+
+    async def record_many(self, records: Sequence[UsageRecord]) -> None:
+        # One POST per record, concurrently: the billing API takes records one by one.
+        await asyncio.gather(*(self.record(record) for record in records))
 
     async def readiness(self) -> tuple[bool, dict[str, object]]:
         reachable = await self._reachable()

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -108,11 +108,15 @@ class LocalBilling:
         return ALLOW
 
     async def record(self, record: UsageRecord) -> None:
+        await self.record_many((record,))
+
+    async def record_many(self, records: Sequence[UsageRecord]) -> None:
         try:
-            await self._commits.add(self._row(record))
+            await self._commits.add_many([self._row(record) for record in records])
         except CommitFailed:
-            log.error("ledger unwritable; usage record %s kept in the outbox", record.request_id)
-            await self._outbox.submit(record.request_id, encode_record(record))
+            log.error("ledger unwritable; %d usage record(s) kept in the outbox", len(records))
+            for record in records:
+                await self._outbox.submit(record.request_id, encode_record(record))
 
     async def readiness(self) -> tuple[bool, dict[str, object]]:
         details: dict[str, object] = {

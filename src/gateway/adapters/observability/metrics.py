@@ -154,7 +154,7 @@ class GatewayMetrics:
         self.billing_duration = Children[Histogram](
             Histogram(
                 "gateway_billing_duration_seconds",
-                "Billing call latency by call (authorize, record)",
+                "Billing call latency by call (authorize; record: one call per batch of records)",
                 ["call"],
                 buckets=buckets.BILLING,
                 registry=r,

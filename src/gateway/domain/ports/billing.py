@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -62,4 +63,9 @@ class Billing(Protocol):
     async def record(self, record: UsageRecord) -> None:
         """Record usage exactly once per request_id. Never loses a record: failures are kept
         durably and retried; a replay of the same request_id is harmless."""
+        ...
+
+    async def record_many(self, records: Sequence[UsageRecord]) -> None:
+        """`record` for each, as one call: the relay hands over the records of concurrent
+        requests together (one commit, one task), with the same guarantees for each."""
         ...

@@ -1,0 +1,51 @@
+"""GroupCommit: queued rows commit together; the rows of one add_many never split."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from gateway.adapters.billing.group_commit import CommitFailed, GroupCommit
+
+
+class Ledger:
+    def __init__(self) -> None:
+        self.transactions: list[list[str]] = []
+        self.fail = False
+
+    async def commit(self, rows: list[str]) -> int:
+        await asyncio.sleep(0)
+        if self.fail:
+            raise OSError("disk full")
+        self.transactions.append(rows)
+        return len(rows)
+
+
+async def test_concurrent_adds_share_a_transaction_and_add_many_stays_whole() -> None:
+    ledger, committed = Ledger(), []
+    commits = GroupCommit(ledger.commit, committed.append, max_batch=3)
+    commits.start()
+    await asyncio.gather(commits.add("a"), commits.add_many(["b", "c", "d", "e"]), commits.add("f"))
+    await commits.close()
+    # "a" alone: b..e (4 rows, over max_batch) must not be split, nor joined to "a".
+    assert ledger.transactions == [["a"], ["b", "c", "d", "e"], ["f"]]
+    assert committed == [1, 4, 1] and commits.queued == 0
+
+
+async def test_a_failed_transaction_fails_every_caller_in_it() -> None:
+    ledger = Ledger()
+    ledger.fail = True
+    commits = GroupCommit(ledger.commit, lambda _: None, attempts=2, retry_delay=0.001)
+    commits.start()
+    results = await asyncio.gather(
+        commits.add("a"), commits.add_many(["b", "c"]), return_exceptions=True
+    )
+    await commits.close()
+    assert all(isinstance(result, CommitFailed) for result in results)
+
+
+async def test_adding_to_a_closed_group_commit_fails() -> None:
+    commits = GroupCommit(Ledger().commit, lambda _: None)
+    with pytest.raises(CommitFailed):
+        await commits.add_many(["a"])
