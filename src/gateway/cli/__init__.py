@@ -13,6 +13,7 @@ from functools import partial
 from sanic import Sanic
 from sanic.worker.loader import AppLoader
 
+from gateway.cli.gc_tuning import tune_gc_after_start
 from gateway.cli.worker_manager import use_gateway_worker_manager
 from gateway.container import ContainerRuntime, build_container
 from gateway.entrypoints.http.app import create_app
@@ -65,7 +66,13 @@ def app_for(config_path: str) -> Sanic:  # type: ignore[type-arg]
     """Build the app in a worker process (Sanic spawns workers; each builds its own container)."""
     settings = load_settings(config_path)
     runtime = ContainerRuntime(build_container(settings), settings.server.http.write_timeout)
-    return create_app(settings, runtime, name="gateway")
+    app = create_app(settings, runtime, name="gateway")
+
+    @app.after_server_start
+    async def tune_gc(app: Sanic) -> None:  # type: ignore[type-arg]
+        tune_gc_after_start()
+
+    return app
 
 
 def _prepare_metrics_dir(settings: Settings) -> None:
