@@ -26,7 +26,9 @@ async def test_concurrent_adds_share_a_transaction_and_add_many_stays_whole() ->
     ledger, committed = Ledger(), []
     commits = GroupCommit(ledger.commit, committed.append, max_batch=3)
     commits.start()
-    await asyncio.gather(commits.add("a"), commits.add_many(["b", "c", "d", "e"]), commits.add("f"))
+    await asyncio.gather(
+        commits.add_many(["a"]), commits.add_many(["b", "c", "d", "e"]), commits.add_many(["f"])
+    )
     await commits.close()
     # "a" alone: b..e (4 rows, over max_batch) must not be split, nor joined to "a".
     assert ledger.transactions == [["a"], ["b", "c", "d", "e"], ["f"]]
@@ -39,7 +41,7 @@ async def test_a_failed_transaction_fails_every_caller_in_it() -> None:
     commits = GroupCommit(ledger.commit, lambda _: None, attempts=2, retry_delay=0.001)
     commits.start()
     results = await asyncio.gather(
-        commits.add("a"), commits.add_many(["b", "c"]), return_exceptions=True
+        commits.add_many(["a"]), commits.add_many(["b", "c"]), return_exceptions=True
     )
     await commits.close()
     assert all(isinstance(result, CommitFailed) for result in results)

@@ -1,8 +1,8 @@
 """Group commit: many usage rows, one SQLite transaction.
 
-`add` (or `add_many`) queues rows and waits for the transaction that holds them. A single
+`add_many` queues rows and waits for the transaction that holds them. A single
 flusher task takes whatever has accumulated (up to about `max_batch` rows; the rows of one
-`add_many` always commit together), commits it in the writer thread, wakes the waiters and
+call always commit together), commits it in the writer thread, wakes the waiters and
 starts again: a transaction holds every record that arrived during the previous one.
 `linger` (a few ms) lets a transaction gather the records of concurrent requests instead of
 committing one by one: each commit is a hop to the writer thread and back, which costs the
@@ -46,7 +46,6 @@ class GroupCommit(Generic[Row, Result]):
         self._retry_delay = retry_delay
         # Each entry: rows that commit together, and the future their caller waits on.
         self._queue: list[tuple[Sequence[Row], asyncio.Future[None]]] = []
-        self._queued_rows = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -54,14 +53,10 @@ class GroupCommit(Generic[Row, Result]):
 
     @property
     def queued(self) -> int:
-        return self._queued_rows
+        return sum(len(rows) for rows, _ in self._queue)  # read by readiness probes only
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def add(self, row: Row) -> None:
-        """Resolve once `row` is committed; raise CommitFailed if it could not be."""
-        await self.add_many((row,))
 
     async def add_many(self, rows: Sequence[Row]) -> None:
         """Resolve once `rows` are committed, in one transaction; raise CommitFailed if not."""
@@ -71,7 +66,6 @@ class GroupCommit(Generic[Row, Result]):
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((rows, future))
-        self._queued_rows += len(rows)
         self._wake.set()
         await future
 
@@ -103,7 +97,6 @@ class GroupCommit(Generic[Row, Result]):
             count += len(rows)
         batch = self._queue[:taken]
         del self._queue[:taken]
-        self._queued_rows -= count
         return batch
 
     async def _flush(self, batch: list[tuple[Sequence[Row], asyncio.Future[None]]]) -> None:
