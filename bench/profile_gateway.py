@@ -3,10 +3,11 @@
     PYTHONPATH=src python bench/profile_gateway.py [--contender relay_1w] [--api claude]
                                                    [--seconds 15] [--connections 16] [--stream]
 
-Starts the fast upstream (core 1) and the contender (core 0, config generated as in run.py),
-drives it with wrk (core 1), records with `py-spy record --format raw` (collapsed stacks,
---nonblocking so the sampled process is not paused), and prints the functions with the most
-self time and the src/gateway functions with the most inclusive time, as % of samples.
+Starts the fast upstream, NATS and the OTLP sink as run.py does (core 1) and the contender
+(core 0, config generated as in run.py), drives it with wrk (core 1), records with
+`py-spy record --format raw` (collapsed stacks, --nonblocking so the sampled process is not
+paused), and prints the functions with the most self time and the src/gateway functions with
+the most inclusive time, as % of samples.
 Needs py-spy (`pip install py-spy`) and wrk.
 """
 
@@ -26,11 +27,9 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent / "src")]
 
 import contenders as cs  # noqa: E402
 import procs  # noqa: E402
-import run  # noqa: E402, F401 - sets PYTHONPATH for the child processes
+import run  # noqa: E402 - also sets PYTHONPATH for the child processes
 import workloads as wl  # noqa: E402
 from apis import api_request, stream_headers  # noqa: E402
-
-from gateway.devtools.loopback import free_port  # noqa: E402
 
 
 def _frame_name(frame: str) -> str:
@@ -71,21 +70,20 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--stream", action="store_true", help="streams of 64 deltas, no pacing")
     parser.add_argument("--output", type=Path, default=None, help="keep the collapsed stacks")
+    parser.add_argument("--sample-rate", type=float, default=0.1, help="tracing contenders")
     parser.add_argument("--native", action="store_true", help="include C frames (py-spy --native)")
     args = parser.parse_args()
     wrk = wl.require_wrk()
     py_spy = shutil.which("py-spy") or str(Path(procs.PYTHON).parent / "py-spy")
     contender = next(c for c in cs.CONTENDERS + cs.LADDER if c.name == args.contender)
     work = Path(tempfile.mkdtemp(prefix="gateway-profile-"))
-    (work / "logs").mkdir()
-    port = free_port()
-    argv = [procs.PYTHON, str(BENCH / "fast_upstream.py"), "--port", str(port)]
-    upstream = procs.start("upstream", argv, cs.LOAD_CPUS, work / "logs")
+    # The same shared processes as run.py: upstream, NATS when the contender publishes events,
+    # the OTLP sink when it traces (a production profile without NATS would profile the spool).
+    shared_args = argparse.Namespace(upstream="fast", sample_rate=args.sample_rate)
+    env, started = run._start_shared(shared_args, work, [contender])
     running = None
     try:
-        if procs.wait_http(upstream, f"http://127.0.0.1:{port}/health"):
-            raise SystemExit("upstream did not start")
-        running = cs.start(contender, cs.Environment(work=work, upstream_port=port))
+        running = cs.start(contender, env)
         cs.preflight(running)
         assert running.proc is not None
         script = _script(args, running.key, work)
@@ -119,7 +117,8 @@ def main() -> None:
     finally:
         if running is not None:
             running.stop()
-        upstream.stop()
+        for proc in reversed(started):
+            proc.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -21,6 +21,7 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import BadRequestError, NotFoundError
 
 from gateway.adapters.events.config import NatsPublisherConfig
+from gateway.adapters.events.nats_sender import JetStreamSender
 
 log = logging.getLogger("gateway.events")
 
@@ -35,6 +36,7 @@ class NatsLink:
         self._on_change = on_change
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
+        self._sender: JetStreamSender | None = None
         self._stream_ok = False
         self._stream_checked_at = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -59,6 +61,11 @@ class NatsLink:
         assert self._js is not None
         return self._js
 
+    @property
+    def sender(self) -> JetStreamSender:
+        assert self._sender is not None
+        return self._sender
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._connect_until_done(), name="nats-connect")
 
@@ -73,10 +80,9 @@ class NatsLink:
             nc = await self._connect_once()
             if nc is not None:
                 self._nc = nc
-                self._js = nc.jetstream(
-                    timeout=self._config.publish_timeout,
-                    publish_async_max_pending=self._config.max_in_flight * 2,
-                )
+                # The context serves stream management; publishes go through the sender.
+                self._js = nc.jetstream(timeout=self._config.publish_timeout)
+                self._sender = JetStreamSender(nc)
                 # Only now: an outage longer than attempts x wait would close it for good.
                 nc.options["max_reconnect_attempts"] = -1
                 await self.ensure_stream()

@@ -23,7 +23,7 @@ from gateway.adapters.events.counters import DropReporter, PublisherCounters
 from gateway.adapters.events.encoding import Outgoing, outgoing
 from gateway.adapters.events.managed import Readiness
 from gateway.adapters.events.nats_link import NatsLink
-from gateway.adapters.events.nats_sender import Result, send_batch
+from gateway.adapters.events.nats_sender import Result
 from gateway.adapters.events.replay import Replayer
 from gateway.adapters.events.spool import Spool
 from gateway.adapters.tasks import cancel_and_wait
@@ -145,7 +145,7 @@ class NatsJetStreamPublisher:
             await self._idle()
             return
         ok = await self._replayer.replay_batch(
-            self._link.js, self._config.max_in_flight, self._config.publish_timeout
+            self._link.sender, self._config.max_in_flight, self._config.publish_timeout
         )
         if not ok:
             self._check_stream(self._replayer.last_results)
@@ -160,7 +160,7 @@ class NatsJetStreamPublisher:
         encoded = (self._encode(self._queue.popleft()) for _ in range(count))
         items = [item for item in encoded if item is not None]
         self._in_flight = items
-        results = await send_batch(self._link.js, items, timeout)
+        results = await self._link.sender.send_batch(items, timeout)
         self._in_flight = []
         for item, result in zip(items, results, strict=True):
             if result is Result.ACKED:

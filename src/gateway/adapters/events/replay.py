@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from nats.js import JetStreamContext
-
 from gateway.adapters.events.counters import PublisherCounters
 from gateway.adapters.events.encoding import Outgoing, outgoing_from_line
-from gateway.adapters.events.nats_sender import Result, send_batch
+from gateway.adapters.events.nats_sender import JetStreamSender, Result
 from gateway.adapters.events.spool import Line, Spool
 from gateway.adapters.events.spool_segment import Segment
 
@@ -37,7 +35,7 @@ class Replayer:
             self._counters.torn_lines = self._spool.torn_lines
         return found
 
-    async def replay_batch(self, js: JetStreamContext, max_lines: int, timeout: float) -> bool:
+    async def replay_batch(self, sender: JetStreamSender, max_lines: int, timeout: float) -> bool:
         """Send the next batch; False when some line was not acknowledged (retried later)."""
         self.last_results = []
         found = self._next(max_lines)
@@ -46,7 +44,7 @@ class Replayer:
         segment, lines = found
         items = [self._decode(line) for _, line in lines]
         to_send = [item for item in items if item is not None]
-        results = iter(await send_batch(js, to_send, timeout) if to_send else [])
+        results = iter(await sender.send_batch(to_send, timeout) if to_send else [])
         first_failure: int | None = None
         for index, item in enumerate(items):
             result = Result.ACKED if item is None else next(results)

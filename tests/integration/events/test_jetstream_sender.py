@@ -1,0 +1,118 @@
+"""The batch sender against a real nats-server: each message's own answer, in bounded time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import nats
+import pytest
+import pytest_asyncio
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import StreamConfig
+
+from gateway.adapters.events.encoding import Outgoing
+from gateway.adapters.events.nats_sender import JetStreamSender, Result
+from gateway.devtools.loopback import NatsServer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest_asyncio.fixture
+async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
+    client = await nats.connect(nats_server.url, max_reconnect_attempts=1, connect_timeout=1)
+    yield client
+    await client.close()
+
+
+async def _stream(nc: Client, name: str, subject: str, **config: object) -> None:
+    js = nc.jetstream(timeout=2)
+    await js.add_stream(StreamConfig(name=name, subjects=[subject], **config))  # type: ignore[arg-type]
+
+
+def _items(subject: str, count: int, start: int = 0, size: int = 20) -> list[Outgoing]:
+    return [Outgoing(subject, f"id-{i}", b"x" * size) for i in range(start, start + count)]
+
+
+async def _stored(nc: Client, stream: str) -> int:
+    info = await nc.jetstream(timeout=2).stream_info(stream)
+    return info.state.messages
+
+
+async def test_every_message_of_a_batch_is_acked_and_stored_once(nc: Client) -> None:
+    await _stream(nc, "S1", "s1.>")
+    sender = JetStreamSender(nc)
+    results = await sender.send_batch(_items("s1.a", 300), timeout=5)
+    assert results == [Result.ACKED] * 300
+    assert await _stored(nc, "S1") == 300
+    msg = await nc.jetstream(timeout=2).get_msg("S1", 7)
+    assert msg.headers is not None and msg.headers["Nats-Msg-Id"] == "id-6"
+
+
+async def test_a_batch_sent_again_is_acked_and_deduplicated(nc: Client) -> None:
+    await _stream(nc, "S2", "s2.>", duplicate_window=60)
+    sender = JetStreamSender(nc)
+    first = await sender.send_batch(_items("s2.a", 50), timeout=5)
+    again = await sender.send_batch(_items("s2.a", 60), timeout=5)
+    assert first == [Result.ACKED] * 50 and again == [Result.ACKED] * 60
+    assert await _stored(nc, "S2") == 60
+
+
+async def test_each_answer_goes_to_its_own_message(nc: Client) -> None:
+    # Messages over the stream's size limit get an API error; the others in between are acked.
+    await _stream(nc, "S3", "s3.>", max_msg_size=100)
+    sizes = [10, 500, 10, 10, 500, 10]
+    items = [Outgoing("s3.a", f"m{i}", b"y" * size) for i, size in enumerate(sizes)]
+    results = await JetStreamSender(nc).send_batch(items, timeout=5)
+    expected = [Result.ACKED if size < 100 else Result.FAILED for size in sizes]
+    assert results == expected
+    assert await _stored(nc, "S3") == 4
+
+
+async def test_no_stream_on_the_subject_is_reported_as_such(nc: Client) -> None:
+    results = await JetStreamSender(nc).send_batch(_items("nowhere.a", 3), timeout=5)
+    assert results == [Result.NO_STREAM] * 3
+
+
+async def test_unanswered_messages_fail_after_the_timeout_and_late_answers_are_ignored(
+    nc: Client,
+) -> None:
+    # A plain subscriber takes the messages (so no "no responders") and answers only later.
+    held: list[Msg] = []
+
+    async def hold(msg: Msg) -> None:
+        held.append(msg)
+
+    await nc.subscribe("silent.>", cb=hold)
+    await _stream(nc, "S5", "s5.>")
+    sender = JetStreamSender(nc)
+    began = time.monotonic()
+    results = await sender.send_batch(_items("silent.a", 4), timeout=0.3)
+    assert results == [Result.FAILED] * 4
+    assert 0.3 <= time.monotonic() - began < 2
+    for msg in held:  # answers for a batch that already gave up
+        await nc.publish(msg.reply, b'{"stream":"S5","seq":1}')
+    await nc.flush()
+    assert await sender.send_batch(_items("s5.a", 5), timeout=5) == [Result.ACKED] * 5
+
+
+async def test_a_closed_connection_fails_the_batch_at_once(nc: Client) -> None:
+    await _stream(nc, "S6", "s6.>")
+    sender = JetStreamSender(nc)
+    assert await sender.send_batch(_items("s6.a", 2), timeout=5) == [Result.ACKED] * 2
+    await nc.close()
+    began = time.monotonic()
+    assert await sender.send_batch(_items("s6.a", 3, start=2), timeout=5) == [Result.FAILED] * 3
+    assert time.monotonic() - began < 1
+
+
+async def test_concurrent_batches_get_their_own_answers(nc: Client) -> None:
+    await _stream(nc, "S7", "s7.>", max_msg_size=100)
+    sender = JetStreamSender(nc)
+    good = sender.send_batch(_items("s7.a", 100), timeout=5)
+    bad = sender.send_batch(_items("s7.b", 100, start=100, size=500), timeout=5)
+    good_results, bad_results = await asyncio.gather(good, bad)
+    assert good_results == [Result.ACKED] * 100
+    assert bad_results == [Result.FAILED] * 100
