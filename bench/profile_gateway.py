@@ -7,7 +7,10 @@ Starts the fast upstream, NATS and the OTLP sink as run.py does (core 1) and the
 (core 0, config generated as in run.py), drives it with wrk (core 1), records with
 `py-spy record --format raw` (collapsed stacks, --nonblocking so the sampled process is not
 paused), and prints the functions with the most self time and the src/gateway functions with
-the most inclusive time, as % of samples.
+the most inclusive time, as % of samples. py-spy misplaces the time of coroutines; two other
+modes cross-check it: `--perf` (Linux perf's software clock: interpreter, kernel and native
+libraries, context switches; no Python frames) and `--cprofile FILE` (every call of the main
+thread, inflated; compare two contenders with bench/profile_diff.py).
 Needs py-spy (`pip install py-spy`) and wrk.
 """
 
@@ -72,6 +75,17 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=None, help="keep the collapsed stacks")
     parser.add_argument("--sample-rate", type=float, default=0.1, help="tracing contenders")
     parser.add_argument("--native", action="store_true", help="include C frames (py-spy --native)")
+    parser.add_argument(
+        "--cprofile",
+        type=Path,
+        default=None,
+        help="run the gateway under cProfile, write its pstats here (every call, main thread only)",
+    )
+    parser.add_argument(
+        "--perf",
+        action="store_true",
+        help="Linux perf instead of py-spy: CPU by library and by C symbol, context switches",
+    )
     args = parser.parse_args()
     wrk = wl.require_wrk()
     py_spy = shutil.which("py-spy") or str(Path(procs.PYTHON).parent / "py-spy")
@@ -82,6 +96,8 @@ def main() -> None:
     shared_args = argparse.Namespace(upstream="fast", sample_rate=args.sample_rate)
     env, started = run._start_shared(shared_args, work, [contender])
     running = None
+    if args.cprofile is not None:
+        _under_cprofile(args.cprofile.resolve())
     try:
         running = cs.start(contender, env)
         cs.preflight(running)
@@ -97,6 +113,18 @@ def main() -> None:
             stdout=subprocess.PIPE,
             text=True,
         )
+        if args.cprofile is not None:
+            wrk_out, _ = load.communicate(timeout=args.seconds + 60)
+            figures = wl.parse_wrk(wrk_out)
+            running.stop()  # a graceful stop: cProfile writes its file as the process exits
+            print(f"wrk: {figures}")
+            print(_cprofile_top(args.cprofile, int(figures["requests"])))
+            return
+        if args.perf:
+            print(_perf_profile(running.proc.pid, args.seconds, work))
+            wrk_out, _ = load.communicate(timeout=args.seconds + 60)
+            print(f"wrk: {wl.parse_wrk(wrk_out)}")
+            return
         out = work / "profile.txt"
         subprocess.run(
             [
@@ -120,6 +148,71 @@ def main() -> None:
         for proc in reversed(started):
             proc.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _under_cprofile(out: Path) -> None:
+    """Make contenders start the gateway as `python -m cProfile -o OUT -m gateway ...`."""
+    start = procs.start
+
+    def start_profiled(
+        name: str, argv: list[str], cpus: str, log_dir: Path, env: dict[str, str] | None = None
+    ) -> procs.Proc:
+        if argv[1:3] == ["-m", "gateway"]:
+            argv = [argv[0], "-m", "cProfile", "-o", str(out), *argv[1:]]
+        return start(name, argv, cpus, log_dir, env)
+
+    cs.procs.start = start_profiled  # type: ignore[assignment]
+
+
+def _cprofile_top(path: Path, requests: int, top: int = 30) -> str:
+    """Own time per request of the costliest functions (cProfile inflates every call)."""
+    import pstats
+
+    if not path.exists() or requests <= 0:
+        return "no profile written"
+    stats = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
+    rows = sorted(
+        ((tottime, calls, func) for func, (_, calls, tottime, _, _) in stats.items()),
+        reverse=True,
+    )[:top]
+    lines = [f"requests: {requests}; own time per request (µs), calls per request:"]
+    for tottime, calls, (file, line, name) in rows:
+        where = file.split("site-packages/")[-1]
+        per_request = f"{tottime / requests * 1e6:8.2f}  {calls / requests:6.2f}"
+        lines.append(f"  {per_request}  {name} {where}:{line}")
+    return "\n".join(lines)
+
+
+def _perf_profile(pid: int, seconds: int, work: Path) -> str:
+    """perf's software clock over every thread of `pid`: no Python frames (3.11 has no perf
+    trampolines), but the split between the interpreter, the kernel (system calls, context
+    switches), uvloop, SQLite and the parsers, without pausing or slowing the process."""
+    data = work / "perf.data"
+    target = ("-p", str(pid), "--", "sleep", str(seconds))
+    stat = subprocess.run(
+        ["perf", "stat", "-e", "task-clock,context-switches,cpu-migrations", *target],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=False,
+    )
+    subprocess.run(
+        ["perf", "record", "-e", "cpu-clock", "-F", "999", "-o", str(data), *target],
+        capture_output=True,
+        timeout=seconds + 60,
+        check=False,
+    )
+    report = []
+    for sort in ("dso", "dso,sym"):
+        result = subprocess.run(
+            ["perf", "report", "-i", str(data), "--sort", sort, "--stdio", "--percent-limit", "1"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        report += [line for line in result.stdout.splitlines() if line and not line.startswith("#")]
+    return stat.stderr.strip() + "\n\n" + "\n".join(report)
 
 
 def _script(args: argparse.Namespace, key: str, work: Path) -> Path:

@@ -6,6 +6,7 @@ longer starts is found here rather than by the next person who needs it.
 
 from __future__ import annotations
 
+import cProfile
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,9 @@ pytestmark = pytest.mark.integration
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
-@pytest.mark.parametrize("script", ["run.py", "profile_gateway.py", "client_bench.py"])
+@pytest.mark.parametrize(
+    "script", ["run.py", "profile_gateway.py", "profile_diff.py", "client_bench.py"]
+)
 def test_bench_script_starts(script: str) -> None:
     done = subprocess.run(
         [sys.executable, str(BENCH / script), "--help"],
@@ -41,3 +44,33 @@ def test_client_bench_measures_both_clients() -> None:
     assert done.returncode == 0, done.stderr
     assert "| http1 |" in done.stdout and "| aiohttp |" in done.stdout
     assert "aiohttp / http1:" in done.stdout
+
+
+def _busy(n: int) -> int:
+    return sum(i * i for i in range(n))
+
+
+def _extra_work(n: int) -> int:
+    return sum(i * 3 for i in range(n))
+
+
+def test_profile_diff_ranks_what_the_second_profile_adds(tmp_path: Path) -> None:
+    base, other = cProfile.Profile(), cProfile.Profile()
+    base.runcall(_busy, 20_000)
+    other.runcall(_busy, 20_000)
+    for _ in range(50):
+        other.runcall(_extra_work, 20_000)
+    base.dump_stats(tmp_path / "base.prof")
+    other.dump_stats(tmp_path / "other.prof")
+    profiles = (str(tmp_path / "base.prof"), "10", str(tmp_path / "other.prof"), "10")
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "profile_diff.py"), *profiles, "--top", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    ranked = done.stdout.splitlines()[1:4]
+    # 50 calls over 10 requests: +5.00 calls per request for the added function.
+    assert any("_extra_work" in line and "+5.00" in line for line in ranked), done.stdout
