@@ -97,6 +97,33 @@ async def test_spans_parent_child_and_traceparent_upstream(
     assert attributes["http.response.status_code"] == 200
 
 
+async def test_an_unsampled_request_records_no_span_and_passes_its_trace_on(
+    observed_gateway: ObservedGateway, fake_provider: FakeProvider
+) -> None:
+    caller_span = TRACEPARENT[36:52]
+    async with observed_gateway() as obs, aiohttp.ClientSession() as http:
+        for traceparent in (f"00-{TRACE_ID}-{caller_span}-00", None):
+            headers = {"authorization": f"Bearer {CLIENT_KEY}"}
+            if traceparent is not None:
+                headers["traceparent"] = traceparent
+            status, _, _ = await _post(http, obs.live.url + "/v1/chat/completions", CHAT, **headers)
+            assert status == 200
+    # The caller's trace is not sampled: nothing of it is recorded, not even the upstream call.
+    finished = obs.spans.get_finished_spans()
+    assert all(format(s.context.trace_id, "032x") != TRACE_ID for s in finished)
+    # ...but the upstream still joins it: same trace, not sampled, the gateway's span as parent.
+    unsampled_request = fake_provider.requests[-2].headers["traceparent"]
+    version, trace_id, parent_id, flags = unsampled_request.split("-")
+    assert (version, trace_id, flags) == ("00", TRACE_ID, "00")
+    assert parent_id != caller_span and int(parent_id, 16) != 0
+    # The second request, without a caller's trace, is sampled (rate 1.0) as before.
+    assert {s.kind.name for s in finished} == {"SERVER", "CLIENT"}
+    sampled_request = fake_provider.requests[-1].headers["traceparent"]
+    client = next(s for s in finished if s.kind.name == "CLIENT")
+    assert sampled_request.split("-")[2] == format(client.context.span_id, "016x")
+    assert int(sampled_request.split("-")[3], 16) & 1  # the sampled flag
+
+
 async def test_stream_client_span_ends_with_the_body(observed_gateway: ObservedGateway) -> None:
     async with observed_gateway() as obs, aiohttp.ClientSession() as http:
         slow = {"x-api-key": "k", "x-fake-chunks": "3", "x-fake-chunk-delay-ms": "100"}

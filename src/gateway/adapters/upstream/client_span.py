@@ -12,7 +12,8 @@ from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from opentelemetry import propagate, trace
-from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
+from opentelemetry.context import Context
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, StatusCode, Tracer
 
 from gateway.domain.ports.upstream import UpstreamRequest
 
@@ -37,6 +38,12 @@ async def send_traced(
     The span ends here if no answer comes; otherwise the answer owns it and ends it with
     `end_with_body` when its body is released (the call lasts until then, not until the headers).
     """
+    parent = trace.get_current_span().get_span_context()
+    if parent.is_valid and not parent.trace_flags.sampled:
+        # A request its trace does not sample: under the parent-based sampler the upstream call
+        # would be an unsampled span too, so none is made (no ids, attributes, context or end).
+        # The trace context still goes upstream, naming the request's own span as the parent.
+        return await send(with_trace_context(request.headers, None), INVALID_SPAN)
     span, headers = start_client_span(tracer, request)
     try:
         answer = await send(headers, span)
@@ -62,12 +69,19 @@ def start_client_span(
             "url.full": f"{url.scheme}://{url.netloc.rpartition('@')[2]}{url.path}",
         },
     )
+    return span, with_trace_context(request.headers, trace.set_span_in_context(span))
+
+
+def with_trace_context(
+    headers: Sequence[tuple[str, str]], context: Context | None
+) -> list[tuple[str, str]]:
+    """`headers` carrying `context` (the current one when None) in W3C trace headers."""
     carrier: dict[str, str] = {}
-    propagate.inject(carrier, context=trace.set_span_in_context(span))
+    propagate.inject(carrier, context=context)
     # The caller's own trace headers, if forwarded, are replaced by ours (we are their child).
-    headers = [(n, v) for n, v in request.headers if n.lower() not in _TRACE_HEADERS]
-    headers.extend(carrier.items())
-    return span, headers
+    outgoing = [(n, v) for n, v in headers if n.lower() not in _TRACE_HEADERS]
+    outgoing.extend(carrier.items())
+    return outgoing
 
 
 def record_status(span: Span, status: int) -> None:

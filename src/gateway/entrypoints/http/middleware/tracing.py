@@ -22,28 +22,35 @@ log = logging.getLogger("gateway.http")
 def _start(tracer: Tracer, request: Request) -> None:
     parent = propagate.extract(request.headers)
     route = request.route
-    attributes: dict[str, str] = {
-        "http.request.method": request.method,
-        "url.path": request.path,
-        "url.scheme": request.scheme,
-    }
-    if route is not None:
-        template = "/" + route.path
-        attributes["http.route"] = template
-        name = f"{request.method} {template}"
-    else:
-        name = request.method
-    span = tracer.start_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes)
+    template = None if route is None else "/" + route.path
+    name = request.method if template is None else f"{request.method} {template}"
+    span = tracer.start_span(name, context=parent, kind=SpanKind.SERVER)
+    # Most requests are not sampled: their attributes would only be built to be dropped.
+    recording = span.is_recording()
+    if recording:
+        span.set_attributes(_attributes(request, template))
     token = context.attach(trace.set_span_in_context(span, parent))
 
     def end(request: Request, status: int) -> None:
-        span.set_attribute("http.response.status_code", status)
-        if status >= 500:
-            span.set_status(StatusCode.ERROR)
+        if recording:
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                span.set_status(StatusCode.ERROR)
         span.end()
         context.detach(token)
 
     at_end(request, end)
+
+
+def _attributes(request: Request, template: str | None) -> dict[str, str]:
+    attributes = {
+        "http.request.method": request.method,
+        "url.path": request.path,
+        "url.scheme": request.scheme,
+    }
+    if template is not None:
+        attributes["http.route"] = template
+    return attributes
 
 
 def trace_request(request: Request) -> None:
