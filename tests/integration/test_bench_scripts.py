@@ -19,7 +19,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 @pytest.mark.parametrize(
-    "script", ["run.py", "profile_gateway.py", "profile_diff.py", "client_bench.py"]
+    "script", ["run.py", "profile_gateway.py", "profile_diff.py", "ab.py", "client_bench.py"]
 )
 def test_bench_script_starts(script: str) -> None:
     done = subprocess.run(
@@ -79,3 +79,22 @@ def test_profile_diff_ranks_what_the_second_profile_adds(tmp_path: Path) -> None
     # The function both profiles ran alike did not grow by a call.
     same = [line for line in ranked if "_busy" in line]
     assert all(line.split()[1] == "+0.00" for line in same), done.stdout
+
+
+def test_ab_reads_the_w2_figures_of_a_run_table() -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        import ab
+    finally:
+        sys.path.remove(str(BENCH))
+    table = """## Results
+
+### openai
+
+| contender | W2 req/s @16 | W2 req/s @64 | W2 p99 @64 ms | CPU µs/req @64 | W2 errors |
+|---|---|---|---|---|---|
+| gateway production, tracing off, 1w | 3349 | 3018 | 38.45 | 337 | 0 |
+"""
+    assert ab.read_figures(table) == (337.0, 3018.0)
+    with pytest.raises(ValueError, match="no W2 figures"):
+        ab.read_figures("| no | table |")
