@@ -108,6 +108,14 @@ async def test_a_closed_connection_fails_the_batch_at_once(nc: Client) -> None:
     assert time.monotonic() - began < 1
 
 
+async def test_a_connection_closed_before_the_first_batch_fails_it_without_raising(
+    nc: Client,
+) -> None:
+    sender = JetStreamSender(nc)  # its reply subscription is made on the first batch
+    await nc.close()
+    assert await sender.send_batch(_items("s8.a", 3), timeout=5) == [Result.FAILED] * 3
+
+
 async def test_concurrent_batches_get_their_own_answers(nc: Client) -> None:
     await _stream(nc, "S7", "s7.>", max_msg_size=100)
     sender = JetStreamSender(nc)

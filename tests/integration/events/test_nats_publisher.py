@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
+from pytest_mock import MockerFixture
 
 from gateway.adapters.events.config import NatsPublisherConfig
+from gateway.adapters.events.encoding import Outgoing
 from gateway.adapters.events.nats_publisher import NatsJetStreamPublisher
+from gateway.adapters.events.nats_sender import Result
 from gateway.devtools.loopback import NatsServer
 from tests.integration.events.conftest import StreamReader
 from tests.unit.events.samples import sample_event
@@ -91,6 +95,67 @@ async def test_close_spools_the_queue_when_nats_is_down_and_next_start_replays_i
     assert len(await stream.wait_for_count(100)) == 100
     await second.close()
     assert list(publisher_config.spool_dir.glob("*.spool")) == []
+
+
+async def test_a_batch_the_sender_fails_on_is_spooled_and_replayed(
+    publisher_config: NatsPublisherConfig,
+    stream: StreamReader,
+    mocker: MockerFixture,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Fault injection: the sender answers every failure it knows of; an exception is a bug,
+    # and the batch it held must still not be lost.
+    publisher = NatsJetStreamPublisher(publisher_config)
+    await publisher.start()
+    sender = publisher._link.sender
+    real_send = sender.send_batch
+    broken = mocker.patch.object(sender, "send_batch", side_effect=RuntimeError("bug"))
+    for i in range(20):
+        publisher.publish(sample_event(i))
+    deadline = time.monotonic() + 5
+    while publisher.spooled < 20 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert publisher.spooled == 20 and broken.called
+    assert "event publisher step failed" in caplog.text
+    mocker.patch.object(sender, "send_batch", side_effect=real_send)  # the bug is fixed
+    assert len(await stream.wait_for_count(20)) == 20
+    await publisher.close()
+    assert publisher.published + publisher.counters.replayed == 20
+
+
+async def test_a_replay_batch_the_sender_fails_on_is_read_again(
+    nats_server: NatsServer,
+    publisher_config: NatsPublisherConfig,
+    stream: StreamReader,
+    mocker: MockerFixture,
+) -> None:
+    publisher = NatsJetStreamPublisher(publisher_config)
+    await publisher.start()
+    nats_server.stop(kill=True)
+    published = [sample_event(i) for i in range(30)]
+    for event in published:
+        publisher.publish(event)
+    deadline = time.monotonic() + 5
+    while publisher.spooled < 30 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    sender = publisher._link.sender
+    real_send = sender.send_batch
+    calls = 0
+
+    async def first_call_fails(items: Sequence[Outgoing], timeout: float) -> list[Result]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("bug")
+        return await real_send(items, timeout)
+
+    mocker.patch.object(sender, "send_batch", side_effect=first_call_fails)
+    nats_server.start()
+    events = await stream.wait_for_count(30)
+    await publisher.close()
+    assert calls >= 2
+    assert sorted(e["id"] for e in events) == sorted(e.id for e in published)
+    assert publisher.counters.replayed == 30
 
 
 async def test_spool_bound_drops_with_a_counter_and_one_error_line(

@@ -160,7 +160,15 @@ class NatsJetStreamPublisher:
         encoded = (self._encode(self._queue.popleft()) for _ in range(count))
         items = [item for item in encoded if item is not None]
         self._in_flight = items
-        results = await self._link.sender.send_batch(items, timeout)
+        try:
+            results = await self._link.sender.send_batch(items, timeout)
+        except Exception:
+            # A bug, not an outage (the sender answers failures): keep the batch, then say so.
+            # (A cancel skips this: close() spools what is still in flight.)
+            self._in_flight = []
+            for item in items:
+                self._to_spool(item.payload)
+            raise
         self._in_flight = []
         for item, result in zip(items, results, strict=True):
             if result is Result.ACKED:

@@ -12,7 +12,6 @@ and the batch waits on one future for all of them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 from collections.abc import Sequence
 from enum import Enum
@@ -76,9 +75,14 @@ class JetStreamSender:
         self._ids = itertools.count()
         self._sub: Subscription | None = None
 
-    async def _subscribe(self) -> None:
-        # nats-py re-subscribes on reconnect, so one subscription lasts the connection's life.
-        self._sub = await self._nc.subscribe(f"{self._prefix}.>", cb=self._on_reply)
+    async def _subscribed(self) -> bool:
+        if self._sub is None:
+            try:
+                # nats-py re-subscribes on reconnect: one subscription lasts the connection's life.
+                self._sub = await self._nc.subscribe(f"{self._prefix}.>", cb=self._on_reply)
+            except Exception:  # closed or reconnecting: the batch fails, to be sent again
+                return False
+        return True
 
     async def send_batch(self, items: Sequence[Outgoing], timeout: float) -> list[Result]:
         """Publish every item (Nats-Msg-Id = its id) and wait, at most `timeout`, for the acks.
@@ -88,8 +92,8 @@ class JetStreamSender:
         """
         if not items:
             return []
-        if self._sub is None:
-            await self._subscribe()
+        if not await self._subscribed():
+            return [Result.FAILED] * len(items)
         batch_id = next(self._ids)
         batch = _Batch(len(items), asyncio.get_running_loop().create_future())
         self._batches[batch_id] = batch
@@ -127,12 +131,6 @@ class JetStreamSender:
             return
         if batch is not None:
             batch.answer(index, _result(msg))
-
-    async def close(self) -> None:
-        if self._sub is not None:
-            with contextlib.suppress(Exception):
-                await self._sub.unsubscribe()
-            self._sub = None
 
 
 def _result(msg: Msg) -> Result:

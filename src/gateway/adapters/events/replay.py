@@ -44,7 +44,11 @@ class Replayer:
         segment, lines = found
         items = [self._decode(line) for _, line in lines]
         to_send = [item for item in items if item is not None]
-        results = iter(await sender.send_batch(to_send, timeout) if to_send else [])
+        try:
+            results = iter(await sender.send_batch(to_send, timeout) if to_send else [])
+        except BaseException:
+            segment.rewind()  # nothing of this batch counts as sent: it is read again
+            raise
         first_failure: int | None = None
         for index, item in enumerate(items):
             result = Result.ACKED if item is None else next(results)
