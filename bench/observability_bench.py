@@ -31,7 +31,7 @@ from tests.conftest import gateway_settings, running_gateway
 from tests.unit.observability.helpers import make_event
 
 from gateway.adapters.events.disabled import DisabledEventPublisher
-from gateway.adapters.observability.event_metrics import observe_event
+from gateway.adapters.observability.event_metrics import EventMetrics
 from gateway.adapters.observability.metrics import GatewayMetrics
 from gateway.adapters.observability.observability import Observability
 from gateway.adapters.observability.observed_events import ObservedEventPublisher
@@ -67,6 +67,7 @@ def _in_flight(metrics: GatewayMetrics) -> None:
 def micro(loops: int) -> list[tuple[str, float]]:
     event = make_event(stream=True, ttft_ms=80.0)
     metrics = GatewayMetrics()
+    observe = EventMetrics(metrics).observe
     production = gateway_settings("http://127.0.0.1:1", server={"mode": "production"})
     Observability(production, log_stream=DEVNULL)  # JSON lines to /dev/null
     provider = TracerProvider()
@@ -86,7 +87,7 @@ def micro(loops: int) -> list[tuple[str, float]]:
 
     return [
         ("event wrapper, everything off", _per_call_us(lambda: quiet.publish(event), loops)),
-        ("metrics from one event", _per_call_us(lambda: observe_event(metrics, event), loops)),
+        ("metrics from one event", _per_call_us(lambda: observe(event), loops)),
         (
             "in-flight inc+dec",
             _per_call_us(lambda: _in_flight(metrics), loops),

@@ -6,7 +6,7 @@ import pytest
 
 from gateway.adapters.observability.billing_metrics import MetricsBilling, metered_billing
 from gateway.adapters.observability.event_counters import EventCountersSync
-from gateway.adapters.observability.event_metrics import observe_event
+from gateway.adapters.observability.event_metrics import EventMetrics
 from gateway.adapters.observability.metrics import GatewayMetrics
 from gateway.adapters.observability.model_labels import ModelLabels
 from gateway.domain.caller import ANONYMOUS
@@ -20,10 +20,10 @@ from tests.unit.observability.helpers import make_event, value
 
 def test_events_become_request_token_duration_and_overhead_metrics() -> None:
     metrics = GatewayMetrics()
-    observe_event(metrics, make_event())
-    observe_event(metrics, make_event())
-    observe_event(
-        metrics,
+    observe = EventMetrics(metrics).observe
+    observe(make_event())
+    observe(make_event())
+    observe(
         make_event(
             provider=Provider.CLAUDE,
             operation="messages",

@@ -2,36 +2,95 @@
 
 from __future__ import annotations
 
+from gateway.adapters.observability.buffered import BufferedCounter
 from gateway.adapters.observability.metrics import GatewayMetrics
 from gateway.domain.events import RequestLogEvent
+from gateway.domain.outcome import Outcome
+from gateway.domain.provider import Provider
 
-_TOKEN_TYPES = (
-    ("input", "input_tokens"),
-    ("output", "output_tokens"),
-    ("cache_read", "cache_read_tokens"),
-    ("cache_write", "cache_write_tokens"),
-    ("reasoning", "reasoning_tokens"),
-)
+_TOKEN_TYPES = ("input", "output", "cache_read", "cache_write", "reasoning")
 
 
 def overhead_ms(event: RequestLogEvent) -> float:
     return max(event.latency_ms - event.upstream_ms, 0.0)
 
 
-def observe_event(metrics: GatewayMetrics, event: RequestLogEvent) -> None:
-    provider, operation = event.provider.value, event.operation
-    stream = "true" if event.stream else "false"
-    metrics.requests(provider, operation, str(event.status), event.outcome.value).inc()
-    metrics.request_duration(provider, operation, stream).observe(event.latency_ms / 1000)
-    if event.upstream_ms > 0:
-        metrics.upstream_duration(provider, operation).observe(event.upstream_ms / 1000)
-    if event.ttft_ms is not None:
-        metrics.first_byte(provider, operation).observe(event.ttft_ms / 1000)
-    metrics.overhead(provider, stream).observe(overhead_ms(event) / 1000)
-    usage = event.usage
-    if usage.total_tokens or usage.output_tokens:
-        model = metrics.model_label(event.model)
-        for token_type, field in _TOKEN_TYPES:
-            count: int = getattr(usage, field)
-            if count:
-                metrics.tokens(provider, model, token_type).inc(count)
+class _RequestChildren:
+    """The children one kind of request updates (provider, operation, status, outcome, stream)."""
+
+    __slots__ = ("duration", "first_byte", "overhead", "requests", "upstream")
+
+    def __init__(
+        self,
+        metrics: GatewayMetrics,
+        provider: str,
+        operation: str,
+        status: int,
+        outcome: str,
+        stream: bool,
+    ) -> None:
+        streamed = "true" if stream else "false"
+        self.requests = metrics.requests(provider, operation, str(status), outcome)
+        self.duration = metrics.request_duration(provider, operation, streamed)
+        self.upstream = metrics.upstream_duration(provider, operation)
+        self.first_byte = metrics.first_byte(provider, operation)
+        self.overhead = metrics.overhead(provider, streamed)
+
+
+_RequestKey = tuple[Provider, str, int, Outcome, bool]
+_TokensKey = tuple[Provider, str]
+
+
+class EventMetrics:
+    """Observes events into `metrics`. The children of each kind of request (and of each
+    provider and model label, for tokens) are looked up once: every label value is bounded, so
+    these maps are too."""
+
+    __slots__ = ("_metrics", "_requests", "_tokens")
+
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self._metrics = metrics
+        self._requests: dict[_RequestKey, _RequestChildren] = {}
+        self._tokens: dict[_TokensKey, tuple[BufferedCounter, ...]] = {}
+
+    def observe(self, event: RequestLogEvent) -> None:
+        key = (event.provider, event.operation, event.status, event.outcome, event.stream)
+        children = self._requests.get(key)
+        if children is None:
+            children = self._requests[key] = _RequestChildren(
+                self._metrics,
+                event.provider.value,
+                event.operation,
+                event.status,
+                event.outcome.value,
+                event.stream,
+            )
+        children.requests.inc()
+        children.duration.observe(event.latency_ms / 1000)
+        if event.upstream_ms > 0:
+            children.upstream.observe(event.upstream_ms / 1000)
+        if event.ttft_ms is not None:
+            children.first_byte.observe(event.ttft_ms / 1000)
+        children.overhead.observe(overhead_ms(event) / 1000)
+        usage = event.usage
+        if usage.total_tokens or usage.output_tokens:
+            counts = (
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_read_tokens,
+                usage.cache_write_tokens,
+                usage.reasoning_tokens,
+            )
+            for counter, count in zip(self._token_children(event), counts, strict=True):
+                if count:
+                    counter.inc(count)
+
+    def _token_children(self, event: RequestLogEvent) -> tuple[BufferedCounter, ...]:
+        key = (event.provider, self._metrics.model_label(event.model))
+        children = self._tokens.get(key)
+        if children is None:
+            provider, model = event.provider.value, key[1]
+            children = self._tokens[key] = tuple(
+                self._metrics.tokens(provider, model, kind) for kind in _TOKEN_TYPES
+            )
+        return children

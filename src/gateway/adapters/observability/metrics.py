@@ -4,6 +4,7 @@ Names follow Prometheus conventions (`_total`, `_seconds`); labels are bounded: 
 operation, status code, outcome, a bounded model label, token type, never paths, ids or keys.
 With several Sanic workers the launcher sets PROMETHEUS_MULTIPROC_DIR before prometheus_client
 is imported; the values then live in mmap files and `exposition()` merges every process's.
+Updates are counted in plain Python and reach prometheus-client in batches (see `buffered`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from prometheus_client import (
 )
 
 from gateway.adapters.observability import buckets
-from gateway.adapters.observability.labels import Children
+from gateway.adapters.observability.buffered import (
+    BufferedCounter,
+    BufferedGauge,
+    BufferedHistogram,
+    Family,
+    Flusher,
+)
 from gateway.adapters.observability.model_labels import ModelLabels
 
 _PER_PROVIDER = ("provider",)
@@ -47,13 +54,15 @@ class GatewayMetrics:
         self.stall_threshold = stall_threshold
         self.model_label = ModelLabels(known_models, model_limit)
         self._before_scrape: list[Callable[[], None]] = []
+        # Another worker may serve the scrape: then every loop turn's counts reach the files.
+        self._flusher = Flusher(eager=multiprocess_mode())
         self._define_requests()
         self._define_streams()
         self._define_dependencies()
 
     def _define_requests(self) -> None:
         r = self.registry
-        self.requests = Children[Counter](
+        self.requests = self._counters(
             Counter(
                 "gateway_requests",
                 "Relayed requests by provider, operation, status code and outcome",
@@ -61,7 +70,7 @@ class GatewayMetrics:
                 registry=r,
             )
         )
-        self.request_duration = Children[Histogram](
+        self.request_duration = self._histograms(
             Histogram(
                 "gateway_request_duration_seconds",
                 "Relayed request duration, from arrival to the last byte sent",
@@ -70,7 +79,7 @@ class GatewayMetrics:
                 registry=r,
             )
         )
-        self.upstream_duration = Children[Histogram](
+        self.upstream_duration = self._histograms(
             Histogram(
                 "gateway_upstream_duration_seconds",
                 "Time spent waiting on the upstream (headers and body reads) per request",
@@ -79,7 +88,7 @@ class GatewayMetrics:
                 registry=r,
             )
         )
-        self.overhead = Children[Histogram](
+        self.overhead = self._histograms(
             Histogram(
                 "gateway_overhead_seconds",
                 "The gateway's own time per request: duration minus the upstream wait",
@@ -88,7 +97,7 @@ class GatewayMetrics:
                 registry=r,
             )
         )
-        self.tokens = Children[Counter](
+        self.tokens = self._counters(
             Counter(
                 "gateway_tokens",
                 "Tokens by provider, model and type (output includes reasoning)",
@@ -96,16 +105,25 @@ class GatewayMetrics:
                 registry=r,
             )
         )
-        self.in_flight = Gauge(
-            "gateway_requests_in_flight",
-            "Requests being served right now",
-            registry=r,
-            multiprocess_mode="livesum",
+        self.in_flight = BufferedGauge(
+            Gauge(
+                "gateway_requests_in_flight",
+                "Requests being served right now",
+                registry=r,
+                multiprocess_mode="livesum",
+            ),
+            self._flusher,
         )
+
+    def _counters(self, metric: Counter) -> Family[BufferedCounter]:
+        return Family(metric, BufferedCounter, self._flusher)
+
+    def _histograms(self, metric: Histogram) -> Family[BufferedHistogram]:
+        return Family(metric, BufferedHistogram, self._flusher)
 
     def _define_streams(self) -> None:
         r = self.registry
-        self.first_byte = Children[Histogram](
+        self.first_byte = self._histograms(
             Histogram(
                 "gateway_time_to_first_byte_seconds",
                 "Streams: time from arrival to the upstream's first body byte",
@@ -114,7 +132,7 @@ class GatewayMetrics:
                 registry=r,
             )
         )
-        self.chunk_gap = Children[Histogram](
+        self.chunk_gap = self._histograms(
             Histogram(
                 "gateway_stream_chunk_gap_seconds",
                 "Silence between two consecutive chunks of a relayed stream",
@@ -123,7 +141,7 @@ class GatewayMetrics:
                 registry=r,
             )
         )
-        self.stalls = Children[Counter](
+        self.stalls = self._counters(
             Counter(
                 "gateway_stream_stalls",
                 "Streams with a silence longer than the stall threshold (counted once per stream)",
@@ -134,7 +152,7 @@ class GatewayMetrics:
 
     def _define_dependencies(self) -> None:
         r = self.registry
-        self.events = Children[Counter](
+        self.events = self._counters(
             Counter(
                 "gateway_events",
                 "Request-log events by what became of them "
@@ -143,7 +161,7 @@ class GatewayMetrics:
                 registry=r,
             )
         )
-        self.billing_decisions = Children[Counter](
+        self.billing_decisions = self._counters(
             Counter(
                 "gateway_billing_decisions",
                 "Billing authorizations by decision (allowed, a denial kind, or error)",
@@ -151,7 +169,7 @@ class GatewayMetrics:
                 registry=r,
             )
         )
-        self.billing_duration = Children[Histogram](
+        self.billing_duration = self._histograms(
             Histogram(
                 "gateway_billing_duration_seconds",
                 "Billing call latency by call (authorize; record: one call per batch of records)",
@@ -160,7 +178,7 @@ class GatewayMetrics:
                 registry=r,
             )
         )
-        self.billing_records = Children[Counter](
+        self.billing_records = self._counters(
             Counter(
                 "gateway_billing_records",
                 "Usage records handed to billing by result (ok, error)",
@@ -187,9 +205,14 @@ class GatewayMetrics:
         """Run `hook` before each exposition (e.g. to sync counters kept elsewhere)."""
         self._before_scrape.append(hook)
 
+    def flush(self) -> None:
+        """Hand every count made since the last flush to prometheus-client."""
+        self._flusher.flush()
+
     def exposition(self) -> tuple[bytes, str]:
         for hook in self._before_scrape:
             hook()
+        self.flush()
         if multiprocess_mode():
             # Fresh per scrape: the collector reads every worker's files (sync IO, small).
             registry = CollectorRegistry()
@@ -198,6 +221,8 @@ class GatewayMetrics:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
     def close(self) -> None:
-        """This worker is stopping: its live gauges (in flight) leave the sums."""
+        """This worker is stopping: its last counts reach the files, its live gauges (in flight)
+        leave the sums."""
+        self.flush()
         if multiprocess_mode():
             multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

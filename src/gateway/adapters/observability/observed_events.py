@@ -8,7 +8,7 @@ from typing import Any
 
 from opentelemetry import trace
 
-from gateway.adapters.observability.event_metrics import observe_event, overhead_ms
+from gateway.adapters.observability.event_metrics import EventMetrics, overhead_ms
 from gateway.adapters.observability.genai import event_attributes
 from gateway.adapters.observability.logging_setup import access_line
 from gateway.adapters.observability.metrics import GatewayMetrics
@@ -62,7 +62,7 @@ class ObservedEventPublisher:
         access_log: bool,
     ) -> None:
         self._inner = inner
-        self._metrics = metrics
+        self._metrics = EventMetrics(metrics) if metrics is not None else None
         self._tracing = tracing
         self._access_line = access_line() if access_log else None
 
@@ -75,7 +75,7 @@ class ObservedEventPublisher:
 
     def _observe(self, event: RequestLogEvent) -> None:
         if self._metrics is not None:
-            observe_event(self._metrics, event)
+            self._metrics.observe(event)
         if self._tracing:
             span = trace.get_current_span()
             if span.is_recording():

@@ -1,0 +1,193 @@
+"""Counters, histograms and a gauge that count in plain Python and hand their counts to the
+prometheus-client children they front in batches.
+
+prometheus-client takes a lock and checks that the metric is observable on every value update,
+and a histogram walks its buckets in Python: a request made 16 such updates. Here an update is
+an addition (a bisect first, for a histogram), and the counts reach prometheus-client when the
+`Flusher` flushes: before every scrape, so a scrape of one worker is exact, and, when several
+workers share metrics files (multiprocess mode, where any worker may serve the scrape), at the
+end of the event-loop turn that made them, so each file is current by the time a client could
+ask.
+
+Event-loop thread only: no locks, by design.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from bisect import bisect_left
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
+
+
+class _Flushable(Protocol):
+    def flush(self) -> None: ...
+
+
+class Flusher:
+    """The children updated since the last flush, and when to flush them.
+
+    `eager`: flush at the end of the loop turn that made the first update (multiprocess mode);
+    otherwise only when `flush()` is called (before a scrape).
+    """
+
+    __slots__ = ("_dirty", "_eager", "_scheduled")
+
+    def __init__(self, *, eager: bool) -> None:
+        self._dirty: list[_Flushable] = []
+        self._eager = eager
+        self._scheduled = False
+
+    def dirty(self, child: _Flushable) -> None:
+        self._dirty.append(child)
+        if self._eager and not self._scheduled:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # a caller without a loop (a batch job): flush at once
+                self.flush()
+                return
+            self._scheduled = True
+            loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        dirty, self._dirty = self._dirty, []
+        for child in dirty:
+            child.flush()
+
+
+class BufferedCounter:
+    """A labelled prometheus-client counter child, updated in batches."""
+
+    __slots__ = ("_dirty", "_flusher", "_pending", "_sink")
+
+    def __init__(self, sink: Any, flusher: Flusher) -> None:
+        self._sink = sink
+        self._flusher = flusher
+        self._pending = 0.0
+        self._dirty = False
+
+    def inc(self, amount: float = 1.0) -> None:
+        if amount < 0:
+            raise ValueError("counters can only be incremented by non-negative amounts")
+        self._pending += amount
+        if not self._dirty:
+            self._dirty = True
+            self._flusher.dirty(self)
+
+    def flush(self) -> None:
+        self._dirty = False
+        pending, self._pending = self._pending, 0.0
+        if pending:
+            self._sink.inc(pending)
+
+
+class BufferedHistogram:
+    """A labelled prometheus-client histogram child, updated in batches.
+
+    It adds its counts to the child's own per-bucket values and sum (`_buckets`, `_sum`,
+    `_upper_bounds`: not public API, but stable since prometheus-client 0.4; `check_histogram`
+    fails at start-up if a release changes them, and a unit test compares the two paths' output).
+    """
+
+    __slots__ = ("_bounds", "_buckets", "_counts", "_dirty", "_flusher", "_sum", "_sum_value")
+
+    def __init__(self, sink: Any, flusher: Flusher) -> None:
+        check_histogram(sink)
+        self._bounds: list[float] = list(sink._upper_bounds)  # ends with +Inf
+        self._buckets: list[Any] = sink._buckets
+        self._sum_value: Any = sink._sum
+        self._flusher = flusher
+        self._counts = [0] * len(self._bounds)
+        self._sum = 0.0
+        self._dirty = False
+
+    def observe(self, amount: float) -> None:
+        # The first bucket whose upper bound is >= amount, as prometheus-client's `le` buckets.
+        self._counts[bisect_left(self._bounds, amount)] += 1
+        self._sum += amount
+        if not self._dirty:
+            self._dirty = True
+            self._flusher.dirty(self)
+
+    def flush(self) -> None:
+        self._dirty = False
+        counts, self._counts = self._counts, [0] * len(self._bounds)
+        total, self._sum = self._sum, 0.0
+        for bucket, count in zip(self._buckets, counts, strict=True):
+            if count:
+                bucket.inc(count)
+        self._sum_value.inc(total)
+
+
+def check_histogram(sink: Any) -> None:
+    """Fail loudly if prometheus-client no longer keeps a histogram child's values as we read."""
+    bounds = getattr(sink, "_upper_bounds", None)
+    buckets = getattr(sink, "_buckets", None)
+    if (
+        not isinstance(bounds, list)
+        or not isinstance(buckets, list)
+        or len(bounds) != len(buckets)
+        or not hasattr(getattr(sink, "_sum", None), "inc")
+        or bounds[-1] != float("inf")
+    ):
+        raise RuntimeError(
+            "this prometheus-client release keeps histogram values differently; "
+            "gateway.adapters.observability.buffered needs updating"
+        )
+
+
+class BufferedGauge:
+    """A gauge kept as a plain number; a flush sets the prometheus-client gauge to it."""
+
+    __slots__ = ("_dirty", "_flusher", "_sink", "value")
+
+    def __init__(self, sink: Any, flusher: Flusher) -> None:
+        self._sink = sink
+        self._flusher = flusher
+        self.value = 0.0
+        self._dirty = False
+
+    def inc(self, amount: float = 1.0) -> None:
+        self.value += amount
+        if not self._dirty:
+            self._dirty = True
+            self._flusher.dirty(self)
+
+    def dec(self, amount: float = 1.0) -> None:
+        self.value -= amount
+        if not self._dirty:
+            self._dirty = True
+            self._flusher.dirty(self)
+
+    def flush(self) -> None:
+        self._dirty = False
+        self._sink.set(self.value)
+
+
+C = TypeVar("C", BufferedCounter, BufferedHistogram)
+
+
+class _Labelled(Protocol):
+    def labels(self, *values: str) -> Any: ...
+
+
+class Family(Generic[C]):
+    """`family("openai", "chat")` is the buffered child for those label values, built once
+    (`metric.labels(...)` validates and locks on every call)."""
+
+    __slots__ = ("_children", "_flusher", "_make", "_metric")
+
+    def __init__(
+        self, metric: _Labelled, make: Callable[[Any, Flusher], C], flusher: Flusher
+    ) -> None:
+        self._metric = metric
+        self._make: Callable[[Any, Flusher], C] = make
+        self._flusher = flusher
+        self._children: dict[tuple[str, ...], C] = {}
+
+    def __call__(self, *values: str) -> C:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._make(self._metric.labels(*values), self._flusher)
+        return child
