@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
+import time
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import structlog
@@ -12,7 +14,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import use_span
 
-from gateway.adapters.observability.logging_setup import configure_logging
+from gateway.adapters.observability.logging_setup import (
+    JsonAccessLine,
+    UtcTimestamps,
+    configure_logging,
+)
 from gateway.adapters.observability.observed_events import ObservedEventPublisher
 from gateway.adapters.observability.redaction import Redactor
 from tests.fakes import MemoryEventPublisher
@@ -117,3 +123,51 @@ def test_json_access_line_has_structlogs_shape_and_redaction() -> None:
 
 def test_access_line_follows_the_log_level() -> None:
     assert _access_line_of("warning", "gpt-4o") == b""
+
+
+def test_access_line_redacts_every_field_that_can_hold_text() -> None:
+    """Its fast path skips numbers and the gateway's own fields, nothing else."""
+    out = io.BytesIO()
+    line = JsonAccessLine(out, Redactor([CONFIGURED]))
+    for _ in range(2):  # the second time, the model's scrubbed form comes from memory
+        line(
+            {
+                "model": f"m {CONFIGURED}",
+                "note": "sk-ant-api03-abcdefghijkl",
+                "token": "anything",
+                "extra": {"x-api-key": "k", "list": [CONFIGURED]},
+                "status": 200,
+                "latency_ms": 1.5,
+                "stream": True,
+                "ttft_ms": None,
+            },
+            "req1",
+        )
+    lines = [orjson.loads(raw) for raw in out.getvalue().splitlines()]
+    assert len(lines) == 2 and lines[0] == lines[1] | {"timestamp": lines[0]["timestamp"]}
+    first = lines[0]
+    assert first["model"] == "m ***" and first["note"] == "***" and first["token"] == "***"
+    assert first["extra"] == {"x-api-key": "***", "list": ["***"]}
+    assert first["status"] == 200 and first["latency_ms"] == 1.5 and first["ttft_ms"] is None
+    assert CONFIGURED not in out.getvalue().decode()
+
+
+def test_redactor_memory_of_short_texts_is_bounded() -> None:
+    redact = Redactor([CONFIGURED])
+    for i in range(3000):
+        assert redact.scrub_short(f"model-{i}") == f"model-{i}"
+    assert redact.scrub_short(f"x{CONFIGURED}") == "x***"
+    assert len(redact._cache) <= 1024
+
+
+def test_timestamps_are_rfc3339_utc_with_microseconds() -> None:
+    stamps = UtcTimestamps()
+    for turn in range(2):  # the second turn is in the next second: the cached date moves on
+        before = datetime.now(UTC)
+        stamp = stamps()
+        after = datetime.now(UTC)
+        assert len(stamp) == len("2026-11-26T19:00:00.123456Z") and stamp.endswith("Z")
+        parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        assert before - timedelta(microseconds=1) <= parsed <= after
+        if turn == 0:
+            time.sleep(1.01 - after.microsecond / 1e6)

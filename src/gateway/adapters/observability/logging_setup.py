@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import IO, Any, BinaryIO
@@ -17,7 +18,7 @@ import orjson
 import structlog
 from structlog.typing import Processor
 
-from gateway.adapters.observability.redaction import Redactor
+from gateway.adapters.observability.redaction import MASK, SAFE_KEYS, SENSITIVE_KEYS, Redactor
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 
@@ -35,27 +36,60 @@ def _encode(logger: Any, method: str, event: Any) -> bytes:
 AccessLine = Callable[[dict[str, Any], str], None]
 
 
+_PLAIN_TYPES = frozenset({int, float, bool, type(None)})
+
+
+class UtcTimestamps:
+    """RFC 3339 UTC timestamps with microseconds ("2026-11-26T19:00:00.123456Z"), the date and
+    time formatted once per second. Always six digits (isoformat drops them on a whole second)."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self) -> str:
+        second, nanos = divmod(time.time_ns(), 1_000_000_000)
+        if second != self._second:
+            self._second = second
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._prefix}.{nanos // 1000:06d}Z"
+
+
 class JsonAccessLine:
     """The access line in JSON, without structlog's generic processor chain.
 
     One per request, so it is worth its own path: the same JSON object structlog would render
-    (the fields, then event, request_id, level, timestamp), through the same redaction, to the
-    same stream, for about half the CPU. The request id comes from the event rather than
-    from the context variables, which spares a walk over the whole context.
+    (the fields, then event, request_id, level, timestamp), under the same redaction, to the
+    same stream, for a fraction of the CPU. Redaction looks only at what can hold text: the
+    line's numbers and the fields the gateway fills itself are skipped, and the free text that
+    does come in (the client's model string) repeats, so its scrubbed form is remembered.
+    The request id comes from the event rather than from the context variables, which spares
+    a walk over the whole context.
     """
 
-    __slots__ = ("_out", "_redact")
+    __slots__ = ("_out", "_redact", "_timestamps")
 
     def __init__(self, out: BinaryIO, redact: Redactor) -> None:
         self._out = out
         self._redact = redact
+        self._timestamps = UtcTimestamps()
 
     def __call__(self, fields: dict[str, Any], request_id: str) -> None:
+        redact = self._redact
+        for key, value in fields.items():
+            kind = value.__class__
+            if kind is str:
+                if key not in SAFE_KEYS:
+                    sensitive = key.lower() in SENSITIVE_KEYS
+                    fields[key] = MASK if sensitive else redact.scrub_short(value)
+            elif kind not in _PLAIN_TYPES:
+                fields[key] = redact.value(key, value)
         fields["event"] = "access"
         fields["request_id"] = request_id
         fields["level"] = "info"
-        fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        self._redact(None, "info", fields)
+        fields["timestamp"] = self._timestamps()
         self._out.write(orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE))
         self._out.flush()
 

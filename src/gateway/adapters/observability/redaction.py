@@ -59,12 +59,17 @@ _KEY_SHAPED = re.compile(
 )
 
 
+_CACHED_TEXT_MAX = 200  # characters: model names, not log messages
+_CACHE_SIZE = 1024
+
+
 class Redactor:
-    __slots__ = ("_secrets",)
+    __slots__ = ("_cache", "_secrets")
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         # Very short "secrets" would mask ordinary words; real keys are long.
         self._secrets = tuple(sorted({s for s in secrets if len(s) >= 8}, key=len, reverse=True))
+        self._cache: dict[str, str] = {}
 
     def scrub(self, text: str) -> str:
         for secret in self._secrets:
@@ -72,15 +77,28 @@ class Redactor:
                 text = text.replace(secret, MASK)
         return _KEY_SHAPED.sub(MASK, text)
 
-    def _value(self, key: str, value: Any) -> Any:
+    def scrub_short(self, text: str) -> str:
+        """`scrub`, remembered for short strings, which repeat (model names). The memory is
+        bounded: it starts afresh when full, so random strings cannot grow it."""
+        scrubbed = self._cache.get(text)
+        if scrubbed is None:
+            scrubbed = self.scrub(text)
+            if len(text) <= _CACHED_TEXT_MAX:
+                if len(self._cache) >= _CACHE_SIZE:
+                    self._cache.clear()
+                self._cache[text] = scrubbed
+        return scrubbed
+
+    def value(self, key: str, value: Any) -> Any:
+        """`value` redacted as the value of `key`, looking into mappings and sequences."""
         if isinstance(value, str):
             return MASK if key.lower() in SENSITIVE_KEYS else self.scrub(value)
         if isinstance(value, MutableMapping):
             for k in list(value):
-                value[k] = self._value(str(k), value[k])
+                value[k] = self.value(str(k), value[k])
             return value
         if isinstance(value, list | tuple):
-            return [self._value(key, item) for item in value]
+            return [self.value(key, item) for item in value]
         return value
 
     def __call__(
@@ -89,5 +107,5 @@ class Redactor:
         for key, value in event_dict.items():
             if key in SAFE_KEYS or value is None or isinstance(value, int | float | bool):
                 continue
-            event_dict[key] = self._value(key, value)
+            event_dict[key] = self.value(key, value)
         return event_dict
