@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import time
@@ -171,3 +172,37 @@ def test_timestamps_are_rfc3339_utc_with_microseconds() -> None:
         assert before - timedelta(microseconds=1) <= parsed <= after
         if turn == 0:
             time.sleep(1.01 - after.microsecond / 1e6)
+
+
+class _RecordingRaw(io.RawIOBase):
+    """A raw stream that keeps each write it receives (each would be one system call)."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        chunk = bytes(data)
+        self.writes.append(chunk)
+        return len(chunk)
+
+
+async def test_access_lines_of_one_loop_turn_leave_in_one_write_at_its_end() -> None:
+    raw = _RecordingRaw()
+    line = JsonAccessLine(io.BufferedWriter(raw), Redactor())
+    line({"status": 200}, "req1")
+    line({"status": 201}, "req2")
+    assert raw.writes == []  # held until the turn ends
+    await asyncio.sleep(0)
+    assert len(raw.writes) == 1 and raw.writes[0].count(b"\n") == 2
+    line({"status": 202}, "req3")
+    await asyncio.sleep(0)
+    assert len(raw.writes) == 2 and b'"req3"' in raw.writes[1]
+
+
+def test_an_access_line_without_a_loop_is_written_at_once() -> None:
+    raw = _RecordingRaw()
+    JsonAccessLine(io.BufferedWriter(raw), Redactor())({"status": 200}, "req1")
+    assert len(raw.writes) == 1
