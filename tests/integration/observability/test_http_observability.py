@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Mapping
 
 import aiohttp
@@ -53,6 +54,27 @@ async def test_metrics_after_known_requests(observed_gateway: ObservedGateway) -
     assert value(text, "gateway_stream_chunk_gap_seconds_count", provider="claude") >= 1
     assert value(text, "gateway_overhead_seconds_count") == 3
     assert value(text, "gateway_requests_in_flight") == 1  # the scrape itself
+
+
+async def test_a_scrape_flushes_on_the_event_loop_and_renders_off_it(
+    observed_gateway: ObservedGateway,
+) -> None:
+    """The buffered counts and the counter hooks belong to the loop's thread; the exposition
+    (which reads every worker's files) runs in another."""
+    async with observed_gateway() as obs, aiohttp.ClientSession() as http:
+        metrics = obs.observability.metrics
+        assert metrics is not None
+        hook_threads: list[int] = []
+        metrics.before_scrape(lambda: hook_threads.append(threading.get_ident()))
+        status, _, _ = await _post(
+            http, obs.live.url + "/v1/chat/completions", CHAT, authorization="Bearer k"
+        )
+        assert status == 200
+        await obs.live.events.wait_for(1)
+        async with http.get(obs.live.url + "/metrics") as r:
+            text = await r.read()
+    assert hook_threads == [threading.get_ident()]  # the test's loop is the server's
+    assert value(text, "gateway_requests_total", provider="openai", status="200") == 1
 
 
 async def test_stalled_stream_is_counted(observed_gateway: ObservedGateway) -> None:

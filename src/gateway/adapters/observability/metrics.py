@@ -209,16 +209,26 @@ class GatewayMetrics:
         """Hand every count made since the last flush to prometheus-client."""
         self._flusher.flush()
 
-    def exposition(self) -> tuple[bytes, str]:
+    def prepare_scrape(self) -> None:
+        """Sync the hooks' counters and flush the buffered counts. On the event-loop thread:
+        the buffers are not thread-safe (the exposition itself may run in another thread)."""
         for hook in self._before_scrape:
             hook()
         self.flush()
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition of what prometheus-client holds, and its content type. Thread-safe."""
         if multiprocess_mode():
             # Fresh per scrape: the collector reads every worker's files (sync IO, small).
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+    def exposition(self) -> tuple[bytes, str]:
+        """`prepare_scrape` then `render`, for a caller on the loop thread or without a loop."""
+        self.prepare_scrape()
+        return self.render()
 
     def close(self) -> None:
         """This worker is stopping: its last counts reach the files, its live gauges (in flight)

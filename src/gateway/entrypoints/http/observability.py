@@ -23,8 +23,13 @@ class HttpMetrics(Protocol):
 
     def stream_stalled(self, provider: str) -> None: ...
 
-    def exposition(self) -> tuple[bytes, str]:
-        """The Prometheus text exposition of every worker's metrics, and its content type."""
+    def prepare_scrape(self) -> None:
+        """Bring the exposition up to date; called on the event loop, before `render`."""
+        ...
+
+    def render(self) -> tuple[bytes, str]:
+        """The Prometheus text exposition of every worker's metrics, and its content type.
+        Blocking IO with several workers (it reads their files), so called in a thread."""
         ...
 
 

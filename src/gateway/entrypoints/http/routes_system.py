@@ -38,6 +38,7 @@ async def metrics(request: Request) -> HTTPResponse:
             status=404,
             content_type=_JSON,
         )
+    source.prepare_scrape()  # on the loop: the counts it flushes are the loop's own
     # Reading every worker's metric files is blocking IO: keep it off the event loop.
-    body, content_type = await asyncio.to_thread(source.exposition)
+    body, content_type = await asyncio.to_thread(source.render)
     return HTTPResponse(body, content_type=content_type)
