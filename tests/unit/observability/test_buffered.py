@@ -13,7 +13,8 @@ from gateway.adapters.observability.buffered import (
     BufferedHistogram,
     Family,
     Flusher,
-    check_histogram,
+    histogram_child,
+    readable_histogram,
 )
 
 BOUNDS = (0.001, 0.01, 0.1, 1.0)
@@ -120,11 +121,25 @@ def test_an_eager_flusher_without_a_loop_flushes_at_once() -> None:
     assert registry.get_sample_value("c_total", {"type": "a"}) == 5
 
 
-def test_a_histogram_kept_differently_is_refused() -> None:
+def test_a_histogram_kept_differently_is_observed_directly() -> None:
+    """A prometheus-client release that changed its histogram internals costs speed, not counts."""
+    real = _histogram(CollectorRegistry()).labels("openai")
+    assert readable_histogram(real)
+    assert isinstance(histogram_child(real, Flusher(eager=False)), BufferedHistogram)
+
     class Unlike:
         _upper_bounds = [0.1, float("inf")]
         _buckets: list[object] = []
 
-    with pytest.raises(RuntimeError, match="prometheus-client"):
-        check_histogram(Unlike())
-    check_histogram(_histogram(CollectorRegistry()).labels("openai"))
+        def __init__(self) -> None:
+            self.observed: list[float] = []
+
+        def observe(self, amount: float) -> None:
+            self.observed.append(amount)
+
+    unlike = Unlike()
+    assert not readable_histogram(unlike)
+    child = histogram_child(unlike, Flusher(eager=False))
+    assert child is unlike
+    child.observe(0.5)
+    assert unlike.observed == [0.5]

@@ -15,9 +15,12 @@ Event-loop thread only: no locks, by design.
 from __future__ import annotations
 
 import asyncio
+import logging
 from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
+
+log = logging.getLogger(__name__)
 
 
 class _Flushable(Protocol):
@@ -82,18 +85,21 @@ class BufferedCounter:
             self._sink.inc(pending)
 
 
+class Observer(Protocol):
+    def observe(self, amount: float) -> None: ...
+
+
 class BufferedHistogram:
     """A labelled prometheus-client histogram child, updated in batches.
 
     It adds its counts to the child's own per-bucket values and sum (`_buckets`, `_sum`,
-    `_upper_bounds`: not public API, but stable since prometheus-client 0.4; `check_histogram`
-    fails at start-up if a release changes them, and a unit test compares the two paths' output).
+    `_upper_bounds`: not public API, but stable since prometheus-client 0.4). `histogram_child`
+    checks them before building one, and a unit test compares the two paths' output.
     """
 
     __slots__ = ("_bounds", "_buckets", "_counts", "_dirty", "_flusher", "_sum", "_sum_value")
 
     def __init__(self, sink: Any, flusher: Flusher) -> None:
-        check_histogram(sink)
         self._bounds: list[float] = list(sink._upper_bounds)  # ends with +Inf
         self._buckets: list[Any] = sink._buckets
         self._sum_value: Any = sink._sum
@@ -120,21 +126,35 @@ class BufferedHistogram:
         self._sum_value.inc(total)
 
 
-def check_histogram(sink: Any) -> None:
-    """Fail loudly if prometheus-client no longer keeps a histogram child's values as we read."""
+def readable_histogram(sink: Any) -> bool:
+    """Whether prometheus-client still keeps a histogram child's values as BufferedHistogram
+    reads them."""
     bounds = getattr(sink, "_upper_bounds", None)
     buckets = getattr(sink, "_buckets", None)
-    if (
-        not isinstance(bounds, list)
-        or not isinstance(buckets, list)
-        or len(bounds) != len(buckets)
-        or not hasattr(getattr(sink, "_sum", None), "inc")
-        or bounds[-1] != float("inf")
-    ):
-        raise RuntimeError(
-            "this prometheus-client release keeps histogram values differently; "
-            "gateway.adapters.observability.buffered needs updating"
-        )
+    return (
+        isinstance(bounds, list)
+        and isinstance(buckets, list)
+        and len(bounds) == len(buckets) > 0
+        and bounds[-1] == float("inf")
+        and hasattr(getattr(sink, "_sum", None), "inc")
+    )
+
+
+_warned_unreadable = False
+
+
+def histogram_child(sink: Any, flusher: Flusher) -> Observer:
+    """A BufferedHistogram in front of `sink`; `sink` itself (unbuffered, prometheus-client's
+    own `observe`) if this prometheus-client release keeps its values differently: slower,
+    never wrong, and said once in the log."""
+    if readable_histogram(sink):
+        return BufferedHistogram(sink, flusher)
+    global _warned_unreadable
+    if not _warned_unreadable:
+        _warned_unreadable = True
+        log.warning("prometheus-client keeps histogram values differently: histograms unbuffered")
+    observer: Observer = sink
+    return observer
 
 
 class BufferedGauge:
@@ -165,7 +185,7 @@ class BufferedGauge:
         self._sink.set(self.value)
 
 
-C = TypeVar("C", BufferedCounter, BufferedHistogram)
+C = TypeVar("C")
 
 
 class _Labelled(Protocol):

@@ -27,9 +27,10 @@ from gateway.adapters.observability import buckets
 from gateway.adapters.observability.buffered import (
     BufferedCounter,
     BufferedGauge,
-    BufferedHistogram,
     Family,
     Flusher,
+    Observer,
+    histogram_child,
 )
 from gateway.adapters.observability.model_labels import ModelLabels
 
@@ -118,8 +119,8 @@ class GatewayMetrics:
     def _counters(self, metric: Counter) -> Family[BufferedCounter]:
         return Family(metric, BufferedCounter, self._flusher)
 
-    def _histograms(self, metric: Histogram) -> Family[BufferedHistogram]:
-        return Family(metric, BufferedHistogram, self._flusher)
+    def _histograms(self, metric: Histogram) -> Family[Observer]:
+        return Family(metric, histogram_child, self._flusher)
 
     def _define_streams(self) -> None:
         r = self.registry
