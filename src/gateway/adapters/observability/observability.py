@@ -70,12 +70,15 @@ class Observability:
             else None
         )
         self._access_log = settings.logging.access_log
+        self._sample_rate = settings.tracing.sample_rate
         self._syncs: list[EventCountersSync] = []
         self._started = False
 
     @property
     def tracer(self) -> Tracer | None:
-        return tracer_of(self._provider) if self._provider is not None else None
+        if self._provider is None:
+            return None
+        return tracer_of(self._provider, self._sample_rate)
 
     @property
     def http_metrics(self) -> GatewayMetrics | None:
