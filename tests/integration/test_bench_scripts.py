@@ -10,6 +10,7 @@ import cProfile
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -81,12 +82,17 @@ def test_profile_diff_ranks_what_the_second_profile_adds(tmp_path: Path) -> None
     assert all(line.split()[1] == "+0.00" for line in same), done.stdout
 
 
-def test_ab_reads_the_w2_figures_of_a_run_table() -> None:
+def _ab() -> ModuleType:
     sys.path.insert(0, str(BENCH))
     try:
         import ab
     finally:
         sys.path.remove(str(BENCH))
+    return ab
+
+
+def test_ab_reads_the_w2_figures_of_a_run_table() -> None:
+    ab = _ab()
     table = """## Results
 
 ### openai
@@ -98,3 +104,13 @@ def test_ab_reads_the_w2_figures_of_a_run_table() -> None:
     assert ab.read_figures(table) == (337.0, 3018.0)
     with pytest.raises(ValueError, match="no W2 figures"):
         ab.read_figures("| no | table |")
+
+
+def test_ab_summarises_pairs_by_their_differences() -> None:
+    # The first four pairs of the fourth round's third A/B.
+    lines = _ab().summary([304.0, 293.0, 296.0, 367.0], [286.0, 284.0, 364.0, 288.0])
+    assert lines == [
+        "median CPU µs/req: base 300, this 287 (-13)",
+        "median of the pairs' differences: -14 µs/req",
+        "this tree cheaper in 3 of 4 pairs",
+    ]
