@@ -175,10 +175,7 @@ class BufferedGauge:
             self._flusher.dirty(self)
 
     def dec(self, amount: float = 1.0) -> None:
-        self.value -= amount
-        if not self._dirty:
-            self._dirty = True
-            self._flusher.dirty(self)
+        self.inc(-amount)
 
     def flush(self) -> None:
         self._dirty = False

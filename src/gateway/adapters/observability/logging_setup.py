@@ -19,7 +19,7 @@ import orjson
 import structlog
 from structlog.typing import Processor
 
-from gateway.adapters.observability.redaction import MASK, SAFE_KEYS, SENSITIVE_KEYS, Redactor
+from gateway.adapters.observability.redaction import Redactor
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 
@@ -35,9 +35,6 @@ def _encode(logger: Any, method: str, event: Any) -> bytes:
 
 # Writes one access line: the fields, and the request id the line belongs to.
 AccessLine = Callable[[dict[str, Any], str], None]
-
-
-_PLAIN_TYPES = frozenset({int, float, bool, type(None)})
 
 
 class UtcTimestamps:
@@ -63,9 +60,8 @@ class JsonAccessLine:
 
     One per request, so it is worth its own path: the same JSON object structlog would render
     (the fields, then event, request_id, level, timestamp), under the same redaction, to the
-    same stream, for a fraction of the CPU. Redaction looks only at what can hold text: the
-    line's numbers and the fields the gateway fills itself are skipped, and the free text that
-    does come in (the client's model string) repeats, so its scrubbed form is remembered.
+    same stream, for a fraction of the CPU (the redactor skips the line's numbers and the
+    gateway's own fields, and remembers the scrubbed form of the client's model string).
     The request id comes from the event rather than from the context variables, which spares
     a walk over the whole context.
 
@@ -83,15 +79,7 @@ class JsonAccessLine:
         self._flush_scheduled = False
 
     def __call__(self, fields: dict[str, Any], request_id: str) -> None:
-        redact = self._redact
-        for key, value in fields.items():
-            kind = value.__class__
-            if kind is str:
-                if key not in SAFE_KEYS:
-                    sensitive = key.lower() in SENSITIVE_KEYS
-                    fields[key] = MASK if sensitive else redact.scrub_short(value)
-            elif kind not in _PLAIN_TYPES:
-                fields[key] = redact.value(key, value)
+        self._redact(None, "info", fields)
         fields["event"] = "access"
         fields["request_id"] = request_id
         fields["level"] = "info"

@@ -59,6 +59,7 @@ _KEY_SHAPED = re.compile(
 )
 
 
+_PLAIN_TYPES = frozenset({int, float, bool, type(None)})
 _CACHED_TEXT_MAX = 200  # characters: model names, not log messages
 _CACHE_SIZE = 1024
 
@@ -104,8 +105,13 @@ class Redactor:
     def __call__(
         self, logger: Any, method: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
+        # Once per log line (the access line too): a type check per field, not isinstance chains.
         for key, value in event_dict.items():
-            if key in SAFE_KEYS or value is None or isinstance(value, int | float | bool):
-                continue
-            event_dict[key] = self.value(key, value)
+            kind = value.__class__
+            if kind is str:
+                if key not in SAFE_KEYS:
+                    sensitive = key.lower() in SENSITIVE_KEYS
+                    event_dict[key] = MASK if sensitive else self.scrub_short(value)
+            elif kind not in _PLAIN_TYPES and key not in SAFE_KEYS:
+                event_dict[key] = self.value(key, value)
         return event_dict
