@@ -151,13 +151,13 @@ def main() -> None:
 
 
 def _under_cprofile(out: Path) -> None:
-    """Make contenders start the gateway as `python -m cProfile -o OUT -m gateway ...`."""
+    """Make contenders start as `python -m cProfile -o OUT -m gateway ...` (or `... floor.py`)."""
     start = procs.start
 
     def start_profiled(
         name: str, argv: list[str], cpus: str, log_dir: Path, env: dict[str, str] | None = None
     ) -> procs.Proc:
-        if argv[1:3] == ["-m", "gateway"]:
+        if argv[1:3] == ["-m", "gateway"] or argv[1].endswith(".py"):
             argv = [argv[0], "-m", "cProfile", "-o", str(out), *argv[1:]]
         return start(name, argv, cpus, log_dir, env)
 
