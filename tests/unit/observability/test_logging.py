@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import orjson
+import pytest
 import structlog
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -18,6 +19,7 @@ from opentelemetry.trace import use_span
 from gateway.adapters.observability.logging_setup import (
     JsonAccessLine,
     UtcTimestamps,
+    access_line,
     configure_logging,
 )
 from gateway.adapters.observability.observed_events import ObservedEventPublisher
@@ -189,17 +191,41 @@ class _RecordingRaw(io.RawIOBase):
         return len(chunk)
 
 
-async def test_access_lines_of_one_loop_turn_leave_in_one_write_at_its_end() -> None:
+async def test_access_lines_within_the_flush_window_leave_in_one_write_at_its_end() -> None:
     raw = _RecordingRaw()
-    line = JsonAccessLine(io.BufferedWriter(raw), Redactor())
+    line = JsonAccessLine(io.BufferedWriter(raw), Redactor(), flush_within=0.05)
     line({"status": 200}, "req1")
+    await asyncio.sleep(0)  # another loop turn, inside the window
     line({"status": 201}, "req2")
-    assert raw.writes == []  # held until the turn ends
-    await asyncio.sleep(0)
+    await asyncio.sleep(0.01)
+    assert raw.writes == []  # held until the window ends
+    await asyncio.sleep(0.08)
     assert len(raw.writes) == 1 and raw.writes[0].count(b"\n") == 2
     line({"status": 202}, "req3")
-    await asyncio.sleep(0)
+    await asyncio.sleep(0.1)
     assert len(raw.writes) == 2 and b'"req3"' in raw.writes[1]
+
+
+async def test_a_line_logged_meanwhile_flushes_the_waiting_access_lines_first() -> None:
+    raw = _RecordingRaw()
+    configure_logging(json_lines=True, level="info", stream=io.BufferedWriter(raw), stdlib=False)
+    try:
+        access_line()({"status": 200}, "req1")
+        structlog.get_logger("t").info("other")
+    finally:
+        configure_logging(json_lines=False, stdlib=False)
+    assert len(raw.writes) == 1  # the other line did not wait for the access line's window
+    assert raw.writes[0].index(b'"req1"') < raw.writes[0].index(b'"other"')
+
+
+async def test_a_stream_closed_before_the_window_ends_is_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    out = io.BufferedWriter(_RecordingRaw())
+    JsonAccessLine(out, Redactor(), flush_within=0.01)({"status": 200}, "req1")
+    out.close()
+    await asyncio.sleep(0.05)  # the window's flush runs on a closed stream
+    assert "Exception in callback" not in caplog.text
 
 
 def test_an_access_line_without_a_loop_is_written_at_once() -> None:
