@@ -155,7 +155,7 @@ class RequestTrace:
             id=command.request_id,
             ts=self.started_at,
             provider=command.route.provider,
-            operation=command.route.operation.value,
+            operation=str(command.route.operation),
             route=command.route_name,
             method=command.method,
             model=self.model,

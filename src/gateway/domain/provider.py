@@ -1,4 +1,8 @@
-"""Which provider API a request speaks and which operation of that API it calls."""
+"""Which provider API a request speaks and which operation of that API it calls.
+
+These are StrEnums: on per-request paths adapters take a member's text as `str(member)`, one C
+call, rather than `.value`, which goes through enum's Python-level descriptor (7x slower).
+"""
 
 from __future__ import annotations
 

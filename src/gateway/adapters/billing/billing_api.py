@@ -34,8 +34,8 @@ def authorize_body(request: AuthorizationRequest) -> bytes:
         {
             "request_id": request.request_id,
             "caller": request.caller.key_hash,
-            "provider": request.provider.value,
-            "operation": request.operation.value,
+            "provider": str(request.provider),
+            "operation": str(request.operation),
             "model": request.model,
         }
     )

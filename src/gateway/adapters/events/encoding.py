@@ -28,7 +28,7 @@ def subject_for(prefix: str, provider: str) -> str:
 
 
 def outgoing(prefix: str, event: RequestLogEvent) -> Outgoing:
-    return Outgoing(subject_for(prefix, event.provider.value), event.id, encode_event(event))
+    return Outgoing(subject_for(prefix, str(event.provider)), event.id, encode_event(event))
 
 
 def outgoing_from_line(prefix: str, line: bytes) -> Outgoing:

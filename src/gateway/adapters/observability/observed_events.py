@@ -22,14 +22,14 @@ def access_fields(event: RequestLogEvent) -> dict[str, Any]:
     """The access line: who, what, how it ended, how long, how many tokens. Never a key."""
     usage = event.usage
     fields: dict[str, Any] = {
-        "provider": event.provider.value,
+        "provider": str(event.provider),
         "operation": event.operation,
         "method": event.method,
         "route": event.route,
         "model": event.model,
         "stream": event.stream,
         "status": event.status,
-        "outcome": event.outcome.value,
+        "outcome": str(event.outcome),
         "latency_ms": event.latency_ms,
         "upstream_ms": event.upstream_ms,
         "overhead_ms": round(overhead_ms(event), 3),
