@@ -78,6 +78,39 @@ async def test_close_delivers_the_queue(
     assert len(await stream.wait_for_count(2000)) == 2000
 
 
+async def test_after_a_batch_the_next_gathers_for_the_window_and_close_cuts_it_short(
+    publisher_config: NatsPublisherConfig, stream: StreamReader
+) -> None:
+    publisher = NatsJetStreamPublisher(replace(publisher_config, gather_window=30.0))
+    await publisher.start()
+    publisher.publish(sample_event(0))  # an idle pump sends the first event at once
+    await stream.wait_for_count(1)
+    for i in range(1, 4):
+        publisher.publish(sample_event(i))
+    await asyncio.sleep(0.3)
+    assert publisher.published == 1  # the next batch is still gathering
+    began = time.monotonic()
+    await publisher.close()
+    assert time.monotonic() - began < 2  # not the 30 s window
+    assert publisher.published == 4
+    assert len(await stream.wait_for_count(4)) == 4
+
+
+async def test_a_full_batch_does_not_wait_for_the_window(
+    publisher_config: NatsPublisherConfig, stream: StreamReader
+) -> None:
+    config = replace(publisher_config, gather_window=30.0, max_in_flight=10)
+    publisher = NatsJetStreamPublisher(config)
+    await publisher.start()
+    for i in range(35):  # 4 batches: the first three full
+        publisher.publish(sample_event(i))
+    await stream.wait_for_count(30)
+    await asyncio.sleep(0.3)
+    assert publisher.published == 30 and publisher.queue_depth == 5
+    await publisher.close()
+    assert publisher.published == 35
+
+
 async def test_close_spools_the_queue_when_nats_is_down_and_next_start_replays_it(
     nats_server: NatsServer, publisher_config: NatsPublisherConfig, stream: StreamReader
 ) -> None:

@@ -1,11 +1,12 @@
 """Request-log events to NATS JetStream, off the hot path, none lost, none doubled.
 
 `publish()` only appends to a bounded in-memory queue (or, when it is full, to the spool's
-memory buffer). A background pump sends the queue in batches of many in-flight publishes and
-waits for their acks; whatever JetStream cannot take (down at start, down mid-run, a timeout)
-goes to the durable spool, which is replayed in order once NATS is back. Every message carries
-`Nats-Msg-Id: <event id>`, so sending an event again after an unknown outcome is deduplicated by
-the stream (within its duplicate window).
+memory buffer). A background pump sends the queue in batches of many in-flight publishes, waits
+for their acks, and lets the next batch gather for a few milliseconds; whatever JetStream
+cannot take (down at start, down mid-run, a timeout) goes to the durable spool, which is
+replayed in order once NATS is back. Every message carries `Nats-Msg-Id: <event id>`, so
+sending an event again after an unknown outcome is deduplicated by the stream (within its
+duplicate window).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class NatsJetStreamPublisher:
         self._config = config
         self._queue: deque[RequestLogEvent] = deque()
         self._wake = asyncio.Event()
+        self._closing = asyncio.Event()  # ends a gathering wait at once
         self._spool = Spool(config.spool_dir, config.spool_max_bytes)
         self._spool_open = False
         self._link = NatsLink(config, self._wake.set)
@@ -88,6 +90,7 @@ class NatsJetStreamPublisher:
             return
         self._lifecycle = "closing"
         self._wake.set()
+        self._closing.set()
         await self._stop_pump()
         await self._final_send(time.monotonic() + self._config.close_timeout)
         self._spool_queued()
@@ -136,6 +139,7 @@ class NatsJetStreamPublisher:
         if link.ready and not self._spool.has_backlog:
             if self._queue:
                 await self._send_queued(self._config.publish_timeout)
+                await self._gather()
             else:
                 await self._idle()
             return
@@ -153,7 +157,16 @@ class NatsJetStreamPublisher:
 
     async def _idle(self) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self._config.flush_interval)
+            async with asyncio.timeout(self._config.flush_interval):  # no task, unlike wait_for
+                await self._wake.wait()
+
+    async def _gather(self) -> None:
+        """Let the next batch fill for `gather_window`, unless a full one is queued already or
+        the publisher is closing (close() sends what is left at once)."""
+        if self._lifecycle == "running" and len(self._queue) < self._config.max_in_flight:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._config.gather_window):
+                    await self._closing.wait()
 
     async def _send_queued(self, timeout: float) -> None:
         count = min(len(self._queue), self._config.max_in_flight)
