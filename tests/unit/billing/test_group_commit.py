@@ -51,3 +51,42 @@ async def test_adding_to_a_closed_group_commit_fails() -> None:
     commits = GroupCommit(Ledger().commit, lambda _: None)
     with pytest.raises(CommitFailed):
         await commits.add_many(["a"])
+
+
+async def test_under_steady_arrivals_every_transaction_gathers_for_the_linger() -> None:
+    # Rows arrive every millisecond while each commit takes 5 ms: the queue never empties.
+    # Every transaction still waits the 20 ms linger, so each holds about 25 rows, not the
+    # handful that came during the previous commit.
+    class SlowLedger(Ledger):
+        async def commit(self, rows: list[str]) -> int:
+            await asyncio.sleep(0.005)
+            self.transactions.append(rows)
+            return len(rows)
+
+    ledger = SlowLedger()
+    commits = GroupCommit(ledger.commit, lambda _: None, linger=0.02)
+    commits.start()
+    adds = []
+    for i in range(150):
+        adds.append(asyncio.ensure_future(commits.add_many([f"r{i}"])))
+        await asyncio.sleep(0.001)
+    await asyncio.gather(*adds)
+    await commits.close()
+    assert sum(len(rows) for rows in ledger.transactions) == 150
+    assert len(ledger.transactions) <= 12  # ~150 ms of arrivals / (20 ms + 5 ms) per commit
+
+
+async def test_a_full_batch_does_not_wait_for_the_linger_and_close_commits_at_once() -> None:
+    ledger = Ledger()
+    commits = GroupCommit(ledger.commit, lambda _: None, max_batch=4, linger=30.0)
+    commits.start()
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await asyncio.gather(*(commits.add_many([f"r{i}"]) for i in range(4)))
+    assert loop.time() - began < 1  # four rows queued: a full batch, no linger
+    last = asyncio.ensure_future(commits.add_many(["r4"]))
+    await asyncio.sleep(0.05)
+    assert not last.done()  # one row: it lingers
+    await commits.close()
+    await last
+    assert ledger.transactions[-1] == ["r4"]

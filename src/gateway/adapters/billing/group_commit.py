@@ -1,18 +1,19 @@
 """Group commit: many usage rows, one SQLite transaction.
 
 `add_many` queues rows and waits for the transaction that holds them. A single
-flusher task takes whatever has accumulated (up to about `max_batch` rows; the rows of one
-call always commit together), commits it in the writer thread, wakes the waiters and
-starts again: a transaction holds every record that arrived during the previous one.
-`linger` (a few ms) lets a transaction gather the records of concurrent requests instead of
-committing one by one: each commit is a hop to the writer thread and back, which costs the
-event loop more than the SQL. `record()` runs after the response, so the linger delays no
-client; it widens, by as much, the window in which a SIGKILL can lose a record.
+flusher task waits `linger` (a few ms) unless `max_batch` rows are queued already, takes
+whatever has accumulated (up to about `max_batch` rows; the rows of one call always commit
+together), commits it in the writer thread, wakes the waiters and starts again. The linger
+lets a transaction gather the records of concurrent requests instead of committing them one or
+two at a time: each commit is a hop to the writer thread and back and a write to the WAL,
+which cost more than the SQL of a few rows. `record()` runs after the response, so the linger
+delays no client; it widens, by as much, the window in which a SIGKILL can lose a record.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
@@ -49,6 +50,7 @@ class GroupCommit(Generic[Row, Result]):
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._closed = asyncio.Event()  # ends a linger at once
         self.transactions = 0
 
     @property
@@ -72,6 +74,7 @@ class GroupCommit(Generic[Row, Result]):
     async def close(self) -> None:
         """Commit what is queued, then stop."""
         self._closing = True
+        self._closed.set()
         self._wake.set()
         if self._task is not None:
             await self._task
@@ -79,13 +82,21 @@ class GroupCommit(Generic[Row, Result]):
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
-            if self._linger and not self._closing:
-                await asyncio.sleep(self._linger)
             self._wake.clear()
             while self._queue:
+                # Before every transaction, not only the first after a quiet spell: under
+                # steady load the queue never empties, and without it each transaction would
+                # hold only the rows that came during the last one's hop to the writer thread.
+                if self._linger and not self._closing and self.queued < self._max_batch:
+                    await self._linger_unless_closed()
                 await self._flush(self._take())
             if self._closing:
                 return
+
+    async def _linger_unless_closed(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._linger):
+                await self._closed.wait()
 
     def _take(self) -> list[tuple[Sequence[Row], asyncio.Future[None]]]:
         """Whole entries from the front, up to `max_batch` rows (at least one entry)."""

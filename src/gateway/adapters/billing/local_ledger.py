@@ -46,8 +46,9 @@ class LocalBillingSettings:
     multipliers: dict[str, float]
     cache_ttl: float = 1.0
     max_batch: int = 1024
-    # Gather concurrent requests' records into one transaction (see group_commit.py).
-    commit_linger: float = 0.002
+    # Gather concurrent requests' records into one transaction (see group_commit.py). 5 ms:
+    # paced in-process, 2 -> 5 ms took 94 -> 78 us of CPU per request (7 -> 15 rows each).
+    commit_linger: float = 0.005
     outbox: OutboxTuning = field(default_factory=OutboxTuning)
 
 
