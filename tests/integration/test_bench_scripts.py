@@ -20,31 +20,45 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 @pytest.mark.parametrize(
-    "script", ["run.py", "profile_gateway.py", "profile_diff.py", "ab.py", "client_bench.py"]
+    "script",
+    [
+        "run.py",
+        "profile_gateway.py",
+        "profile_diff.py",
+        "ab.py",
+        "client_bench.py",
+        "paced_bench.py",
+    ],
 )
 def test_bench_script_starts(script: str) -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH / script), "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _bench(script, "--help", timeout=60)
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout
 
 
 def test_client_bench_measures_both_clients() -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH / "client_bench.py"), "--requests", "50", "--repeats", "1"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _bench("client_bench.py", "--requests", "50", "--repeats", "1")
     assert done.returncode == 0, done.stderr
     assert "| http1 |" in done.stdout and "| aiohttp |" in done.stdout
     assert "aiohttp / http1:" in done.stdout
+
+
+def test_paced_bench_measures_every_feature_at_every_setting() -> None:
+    done = _bench("paced_bench.py", "--requests", "100", "--rounds", "1")
+    assert done.returncode == 0, done.stderr
+    for title in ("events to JetStream", "ledger record", "the access line"):
+        assert title in done.stdout
+    assert done.stdout.count("5ms") == 3 and "2ms" in done.stdout and "0ms" in done.stdout
+
+
+def _bench(script: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def _busy(n: int) -> int:

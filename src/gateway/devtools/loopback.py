@@ -64,6 +64,11 @@ class NatsServer:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The running server's process id (benchmarks pin it to a core)."""
+        return self._proc.pid if self.running and self._proc is not None else None
+
     def start(self, timeout: float = 5.0) -> None:
         args = [NATS_BIN, "-js", "-sd", str(self.store), "-a", "127.0.0.1"]
         args += ["-p", str(self.port), "-m", str(self.monitor_port)]
