@@ -218,6 +218,32 @@ async def test_a_line_logged_meanwhile_flushes_the_waiting_access_lines_first() 
     assert raw.writes[0].index(b'"req1"') < raw.writes[0].index(b'"other"')
 
 
+async def test_a_stdlib_line_logged_meanwhile_writes_the_waiting_access_lines_first() -> None:
+    raw = _RecordingRaw()
+    out = io.BufferedWriter(raw)
+    configure_logging(json_lines=True, level="info", stream=out)
+    try:
+        access_line()({"status": 200}, "req1")
+        logging.getLogger("sanic.error").warning("stdlib line")
+        written = b"".join(raw.writes)
+    finally:
+        configure_logging(json_lines=False, stdlib=False)
+        logging.getLogger().handlers.clear()
+    assert written.index(b'"req1"') < written.index(b"stdlib line")
+
+
+async def test_an_access_line_carries_the_time_it_was_made_not_written() -> None:
+    raw = _RecordingRaw()
+    line = JsonAccessLine(io.BufferedWriter(raw), Redactor(), flush_within=0.3)
+    before = datetime.now(UTC)
+    line({"status": 200}, "req1")
+    after = datetime.now(UTC)
+    await asyncio.sleep(0.4)
+    stamp = orjson.loads(raw.writes[0])["timestamp"]
+    made = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    assert before - timedelta(microseconds=1) <= made <= after
+
+
 async def test_a_stream_closed_before_the_window_ends_is_not_an_error(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

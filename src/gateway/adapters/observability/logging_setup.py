@@ -43,20 +43,25 @@ AccessLine = Callable[[dict[str, Any], str], None]
 
 class UtcTimestamps:
     """RFC 3339 UTC timestamps with microseconds ("2026-11-26T19:00:00.123456Z"), the date and
-    time formatted once per second. Always six digits (isoformat drops them on a whole second)."""
+    time formatted once per second. Always six digits (isoformat drops them on a whole second).
+    Safe to share between threads: the cached second and its text are replaced together."""
 
-    __slots__ = ("_prefix", "_second")
+    __slots__ = ("_second",)
 
     def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
+        self._second: tuple[int, str] = (-1, "")
 
     def __call__(self) -> str:
-        second, nanos = divmod(time.time_ns(), 1_000_000_000)
-        if second != self._second:
-            self._second = second
-            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        return f"{self._prefix}.{nanos // 1000:06d}Z"
+        return self.at(time.time_ns())
+
+    def at(self, time_ns: int) -> str:
+        """The timestamp of `time_ns` (nanoseconds since the epoch, as `time.time_ns()`)."""
+        second, nanos = divmod(time_ns, 1_000_000_000)
+        cached, prefix = self._second
+        if second != cached:
+            prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = (second, prefix)
+        return f"{prefix}.{nanos // 1000:06d}Z"
 
 
 class JsonAccessLine:
@@ -69,43 +74,69 @@ class JsonAccessLine:
     The request id comes from the event rather than from the context variables, which spares
     a walk over the whole context.
 
-    Lines leave in one write per few milliseconds (`flush_within`) rather than one per
-    request: under load a request ends every loop turn or two, and a write system call per line
-    cost about as much as the line itself. Like nginx's buffered access_log, a line waits at
-    most those milliseconds, never a request; other lines to the stream flush it first, the
-    stream's own buffer when full, and the process's stdout flush at exit.
+    A request only queues its line (the fields, its id, the time). The lines of a few
+    milliseconds (`flush_within`) are formatted together and leave in one write: under load a
+    request ends every loop turn or two, and a write system call per line cost about as much
+    as the line, while formatting many lines in one pass runs on warm caches (measured: about
+    half the CPU of formatting each between other requests' work). Like nginx's buffered
+    access_log, a line waits at most those milliseconds, never a request, and carries the time
+    it was queued. Any other log line writes the waiting access lines first (`drain`, run by
+    the logging processors), so the stream keeps the order in which lines were made.
     """
 
-    __slots__ = ("_flush_scheduled", "_flush_within", "_out", "_redact", "_timestamps")
+    __slots__ = (
+        "_flush_scheduled",
+        "_flush_within",
+        "_out",
+        "_pending",
+        "_redact",
+        "_timestamps",
+    )
 
     def __init__(self, out: BinaryIO, redact: Redactor, flush_within: float = FLUSH_WITHIN) -> None:
         self._out = out
         self._redact = redact
         self._timestamps = UtcTimestamps()
+        self._pending: list[tuple[dict[str, Any], str, int]] = []
         self._flush_scheduled = False
         self._flush_within = flush_within
 
     def __call__(self, fields: dict[str, Any], request_id: str) -> None:
-        self._redact(None, "info", fields)
-        fields["event"] = "access"
-        fields["request_id"] = request_id
-        fields["level"] = "info"
-        fields["timestamp"] = self._timestamps()
-        self._out.write(orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE))
+        self._pending.append((fields, request_id, time.time_ns()))
         if not self._flush_scheduled:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # no loop (a batch job, a test): at once
-                self._out.flush()
+                self._flush()
                 return
             self._flush_scheduled = True
             loop.call_later(self._flush_within, self._flush)
+
+    def drain(self) -> None:
+        """Write the waiting lines into the stream, unflushed: another line follows them."""
+        if self._pending:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        # Swapped out first: a line logged from another thread may drain at the same time.
+        pending, self._pending = self._pending, []
+        redact, stamp = self._redact, self._timestamps.at
+        lines = []
+        for fields, request_id, time_ns in pending:
+            redact(None, "info", fields)
+            fields["event"] = "access"
+            fields["request_id"] = request_id
+            fields["level"] = "info"
+            fields["timestamp"] = stamp(time_ns)
+            lines.append(orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE))
+        self._out.write(b"".join(lines))
 
     def _flush(self) -> None:
         self._flush_scheduled = False
         # The stream closed or broke meanwhile (shutdown, a reader gone): there is no one left
         # to tell, and a traceback per window from the event loop would not help.
         with contextlib.suppress(ValueError, OSError):
+            self._write_pending()
             self._out.flush()
 
 
@@ -142,7 +173,9 @@ def configure_logging(
     out = stream if stream is not None else sys.stdout.buffer
     numeric = _LEVELS.get(level, logging.ERROR)
     redact = Redactor(secrets)
+    json_access = JsonAccessLine(out, redact) if json_lines and numeric <= logging.INFO else None
     shared: list[Processor] = [
+        *((_drains(json_access),) if json_access is not None else ()),
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -162,12 +195,22 @@ def configure_logging(
     )
     if numeric > logging.INFO:
         _access_line = _no_access_line
-    elif json_lines:
-        _access_line = JsonAccessLine(out, redact)
+    elif json_access is not None:
+        _access_line = json_access
     else:
         _access_line = _structlog_access_line  # readable console lines, as every other line
     if stdlib:
         _route_stdlib(shared, json_lines, numeric, stream)
+
+
+def _drains(access: JsonAccessLine) -> Processor:
+    """A processor that writes the waiting access lines before the line being logged."""
+
+    def drain_access_lines(logger: Any, method: str, event_dict: Any) -> Any:
+        access.drain()
+        return event_dict
+
+    return drain_access_lines
 
 
 def _route_stdlib(
