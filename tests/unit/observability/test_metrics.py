@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from gateway.adapters.observability.billing_metrics import MetricsBilling, metered_billing
@@ -54,6 +56,41 @@ def test_events_become_request_token_duration_and_overhead_metrics() -> None:
     assert value(text, "gateway_overhead_seconds_bucket", provider="openai", le="0.025") == 2
     assert value(text, "gateway_time_to_first_byte_seconds_count", provider="claude") == 1
     assert value(text, "gateway_time_to_first_byte_seconds_count", provider="openai") == 0
+
+
+async def test_in_a_loop_events_wait_for_their_window_but_a_scrape_counts_them_at_once() -> None:
+    metrics = GatewayMetrics()
+    events = EventMetrics(metrics, window=0.05)
+    events.observe(make_event())
+    events.observe(make_event())
+    assert events.queued == 2
+    text, _ = metrics.exposition()  # the scrape observes what is queued first
+    assert value(text, "gateway_requests_total", provider="openai") == 2
+    events.observe(make_event())
+    await asyncio.sleep(0.1)
+    assert events.queued == 0  # the window ended: observed without a scrape
+    text, _ = metrics.exposition()
+    assert value(text, "gateway_requests_total", provider="openai") == 3
+
+
+async def test_events_still_queued_are_counted_when_the_worker_closes() -> None:
+    metrics = GatewayMetrics()
+    events = EventMetrics(metrics, window=30.0)
+    events.observe(make_event())
+    metrics.close()
+    assert events.queued == 0
+    assert value(metrics.render()[0], "gateway_requests_total", provider="openai") == 1
+
+
+async def test_a_zero_window_is_the_end_of_the_loop_turn() -> None:
+    # The default with several workers (any worker may serve the scrape): the two-worker
+    # test in tests/integration/observability/test_multiprocess.py holds the totals exact.
+    events = EventMetrics(GatewayMetrics(), window=0.0)
+    events.observe(make_event())
+    assert events.queued == 1
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert events.queued == 0
 
 
 def test_stream_gap_stall_and_in_flight() -> None:

@@ -1,14 +1,18 @@
-"""Turning one request-log event into metric updates."""
+"""Turning request-log events into metric updates."""
 
 from __future__ import annotations
 
+import asyncio
+
 from gateway.adapters.observability.buffered import BufferedCounter
-from gateway.adapters.observability.metrics import GatewayMetrics
+from gateway.adapters.observability.metrics import GatewayMetrics, multiprocess_mode
 from gateway.domain.events import RequestLogEvent
 from gateway.domain.outcome import Outcome
 from gateway.domain.provider import Provider
 
 _TOKEN_TYPES = ("input", "output", "cache_read", "cache_write", "reasoning")
+# How long an event may wait before its metrics are counted (a scrape counts it at once).
+OBSERVE_WITHIN = 0.005
 
 
 def overhead_ms(event: RequestLogEvent) -> float:
@@ -44,16 +48,58 @@ _TokensKey = tuple[Provider, str]
 class EventMetrics:
     """Observes events into `metrics`. The children of each kind of request (and of each
     provider and model label, for tokens) are looked up once: every label value is bounded, so
-    these maps are too."""
+    these maps are too.
 
-    __slots__ = ("_metrics", "_requests", "_tokens")
+    `observe` only queues the event. The events of a few milliseconds (`window`) are observed
+    together, on warm caches (measured paced, as in a loaded worker: about 12 against 9 µs per
+    event), and before every scrape, so a scrape still counts every request that ended before
+    it. With several workers (multiprocess mode) any worker may serve the scrape, so the window
+    is the end of the loop turn, as for the buffered counts. Without an event loop (a batch
+    job, a test), each event is observed at once."""
 
-    def __init__(self, metrics: GatewayMetrics) -> None:
+    __slots__ = ("_metrics", "_pending", "_requests", "_scheduled", "_tokens", "_window")
+
+    def __init__(self, metrics: GatewayMetrics, *, window: float | None = None) -> None:
         self._metrics = metrics
         self._requests: dict[_RequestKey, _RequestChildren] = {}
         self._tokens: dict[_TokensKey, tuple[BufferedCounter, ...]] = {}
+        self._pending: list[RequestLogEvent] = []
+        self._scheduled = False
+        if window is None:
+            window = 0.0 if multiprocess_mode() else OBSERVE_WITHIN
+        self._window = window
+        metrics.before_scrape(self.drain)
 
     def observe(self, event: RequestLogEvent) -> None:
+        self._pending.append(event)
+        if not self._scheduled:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.drain()
+                return
+            self._scheduled = True
+            if self._window:
+                loop.call_later(self._window, self._on_window)
+            else:
+                loop.call_soon(self._on_window)
+
+    @property
+    def queued(self) -> int:
+        """Events waiting for their window."""
+        return len(self._pending)
+
+    def _on_window(self) -> None:
+        self._scheduled = False
+        self.drain()
+
+    def drain(self) -> None:
+        """Observe every queued event now (before a scrape, at shutdown)."""
+        pending, self._pending = self._pending, []
+        for event in pending:
+            self._observe(event)
+
+    def _observe(self, event: RequestLogEvent) -> None:
         key = (event.provider, event.operation, event.status, event.outcome, event.stream)
         children = self._requests.get(key)
         if children is None:

@@ -107,10 +107,10 @@ class JsonAccessLine:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # no loop (a batch job, a test): at once
-                self._flush()
+                self.flush()
                 return
             self._flush_scheduled = True
-            loop.call_later(self._flush_within, self._flush)
+            loop.call_later(self._flush_within, self.flush)
 
     def drain(self) -> None:
         """Write the waiting lines into the stream, unflushed: another line follows them."""
@@ -131,7 +131,8 @@ class JsonAccessLine:
             lines.append(orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE))
         self._out.write(b"".join(lines))
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Write the waiting lines and flush the stream (the window's end, shutdown)."""
         self._flush_scheduled = False
         # The stream closed or broke meanwhile (shutdown, a reader gone): there is no one left
         # to tell, and a traceback per window from the event loop would not help.
@@ -154,6 +155,12 @@ _access_line: AccessLine = _structlog_access_line
 def access_line() -> AccessLine:
     """The access-line writer for the logging configured last (structlog's when none was)."""
     return _access_line
+
+
+def flush_access_lines() -> None:
+    """Write and flush the access lines still waiting for their window (at shutdown)."""
+    if isinstance(_access_line, JsonAccessLine):
+        _access_line.flush()
 
 
 class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -234,6 +234,6 @@ class GatewayMetrics:
     def close(self) -> None:
         """This worker is stopping: its last counts reach the files, its live gauges (in flight)
         leave the sums."""
-        self.flush()
+        self.prepare_scrape()  # the hooks first: queued events are counted too
         if multiprocess_mode():
             multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

@@ -12,7 +12,7 @@ from opentelemetry.trace import Tracer
 
 from gateway.adapters.observability.billing_metrics import metered_billing
 from gateway.adapters.observability.event_counters import CounterSource, EventCountersSync
-from gateway.adapters.observability.logging_setup import configure_logging
+from gateway.adapters.observability.logging_setup import configure_logging, flush_access_lines
 from gateway.adapters.observability.metrics import GatewayMetrics
 from gateway.adapters.observability.observed_events import ObservedEventPublisher
 from gateway.adapters.observability.tracing import build_tracer_provider, tracer_of
@@ -117,3 +117,4 @@ class Observability:
             await asyncio.to_thread(self._provider.shutdown)
         if self.metrics is not None:
             self.metrics.close()
+        flush_access_lines()  # the last window's lines, before the worker exits
