@@ -18,6 +18,7 @@ from typing import cast
 
 import httptools
 
+from gateway.adapters.upstream.http1.silence import SilenceWatch
 from gateway.domain.errors import (
     UpstreamCutOff,
     UpstreamError,
@@ -33,15 +34,17 @@ _HIGH_WATER = 256 * 1024
 class Http1Connection(asyncio.Protocol):
     """A connection with at most one exchange (request, then its response) in flight."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, read_timeout: float) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, read_timeout: float, silence: SilenceWatch
+    ) -> None:
         self._loop = loop
         self._read_timeout = read_timeout
+        self._silence = silence
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self.closed = False
         self.reused = False  # served an exchange before: its peer may have closed it meanwhile
         self.idle_since = 0.0
-        self._timer: asyncio.TimerHandle | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._reset_exchange()
 
@@ -68,7 +71,7 @@ class Http1Connection(asyncio.Protocol):
             raise ConnectionResetError("connection closed before the request was written")
         self._active = True
         self._last_read = self._loop.time()
-        self._arm_timer()
+        self._silence.watch(self)
         if body:
             transport.writelines((head, body))
         else:
@@ -102,19 +105,19 @@ class Http1Connection(asyncio.Protocol):
 
     def finish_exchange(self) -> None:
         """Before the connection goes back to the pool."""
-        self._cancel_timer()
+        self._silence.forget(self)
         self._reset_exchange()
         self.reused = True
 
     def close(self) -> None:
-        self._cancel_timer()
+        self._silence.forget(self)
         self.closed = True
         if self._transport is not None:
             self._transport.close()
 
     def abort(self) -> None:
         """Drop the connection at once (an unread body: the upstream stops generating)."""
-        self._cancel_timer()
+        self._silence.forget(self)
         self.closed = True
         if self._transport is not None:
             self._transport.abort()
@@ -146,23 +149,14 @@ class Http1Connection(asyncio.Protocol):
 
     # -- read timeout: the upstream's silence, not the exchange's length -----------------------
 
-    def _arm_timer(self) -> None:
-        self._timer = self._loop.call_at(self._last_read + self._read_timeout, self._on_timer)
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _on_timer(self) -> None:
-        self._timer = None
+    def check_silence(self, now: float) -> None:
+        """Called by the pool's SilenceWatch while an exchange is active."""
         if not self._active or self.complete or self._error is not None:
+            self._silence.forget(self)
             return
-        now = self._loop.time()
         if self._paused:  # our consumer is behind: the upstream is not the one silent
             self._last_read = now
         if now - self._last_read < self._read_timeout:
-            self._arm_timer()
             return
         self._fail(
             UpstreamTimeout("the upstream went silent mid-response")
@@ -212,7 +206,7 @@ class Http1Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self._cancel_timer()
+        self._silence.forget(self)
         if not self._active or self.complete or self._error is not None:
             self._wake()
             return
@@ -263,7 +257,7 @@ class Http1Connection(asyncio.Protocol):
     def _on_complete(self) -> None:
         self.complete = True
         self._active = False
-        self._cancel_timer()
+        self._silence.forget(self)
         self._wake()
 
 

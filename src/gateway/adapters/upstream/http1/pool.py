@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from gateway.adapters.upstream.http1.connection import Http1Connection
+from gateway.adapters.upstream.http1.silence import SilenceWatch
 from gateway.adapters.upstream.pool_settings import UpstreamPoolSettings
 from gateway.domain.errors import UpstreamUnreachable
 
@@ -67,6 +68,7 @@ class ConnectionPool:
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._tls: ssl.SSLContext | None = None
         self._sweep: asyncio.TimerHandle | None = None
+        self._silence = SilenceWatch(self._loop, settings.read_timeout)
         self._closed = False
 
     async def acquire(self, origin: Origin) -> Http1Connection:
@@ -118,6 +120,7 @@ class ConnectionPool:
         self._closed = True
         if self._sweep is not None:
             self._sweep.cancel()
+        self._silence.close()
         for slots in self._origins.values():
             for connection in slots.idle:
                 connection.close()
@@ -159,7 +162,7 @@ class ConnectionPool:
         slots.open += 1
         self._open += 1
         loop = self._loop
-        connection = Http1Connection(loop, self._settings.read_timeout)
+        connection = Http1Connection(loop, self._settings.read_timeout, self._silence)
         try:
             async with asyncio.timeout(self._settings.connect_timeout):
                 if origin.tls:
