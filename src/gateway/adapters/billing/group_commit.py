@@ -13,10 +13,11 @@ delays no client; it widens, by as much, the window in which a SIGKILL can lose 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
+
+from gateway.adapters.tasks import wait_at_most
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,7 @@ class GroupCommit(Generic[Row, Result]):
         self._queue: list[tuple[Sequence[Row], asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._closing = False
-        self._closed = asyncio.Event()  # ends a linger at once
+        self._closing = asyncio.Event()  # also ends a linger at once
         self.transactions = 0
 
     @property
@@ -73,8 +73,7 @@ class GroupCommit(Generic[Row, Result]):
 
     async def close(self) -> None:
         """Commit what is queued, then stop."""
-        self._closing = True
-        self._closed.set()
+        self._closing.set()
         self._wake.set()
         if self._task is not None:
             await self._task
@@ -87,16 +86,12 @@ class GroupCommit(Generic[Row, Result]):
                 # Before every transaction, not only the first after a quiet spell: under
                 # steady load the queue never empties, and without it each transaction would
                 # hold only the rows that came during the last one's hop to the writer thread.
-                if self._linger and not self._closing and self.queued < self._max_batch:
-                    await self._linger_unless_closed()
+                closing = self._closing.is_set()
+                if self._linger and not closing and self.queued < self._max_batch:
+                    await wait_at_most(self._closing, self._linger)
                 await self._flush(self._take())
-            if self._closing:
+            if self._closing.is_set():
                 return
-
-    async def _linger_unless_closed(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self._linger):
-                await self._closed.wait()
 
     def _take(self) -> list[tuple[Sequence[Row], asyncio.Future[None]]]:
         """Whole entries from the front, up to `max_batch` rows (at least one entry)."""

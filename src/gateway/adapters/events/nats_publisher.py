@@ -12,7 +12,6 @@ duplicate window).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -27,7 +26,7 @@ from gateway.adapters.events.nats_link import NatsLink
 from gateway.adapters.events.nats_sender import Result
 from gateway.adapters.events.replay import Replayer
 from gateway.adapters.events.spool import Spool
-from gateway.adapters.tasks import cancel_and_wait
+from gateway.adapters.tasks import cancel_and_wait, wait_at_most
 from gateway.domain.events import RequestLogEvent
 
 log = logging.getLogger("gateway.events")
@@ -156,17 +155,13 @@ class NatsJetStreamPublisher:
             await self._idle()
 
     async def _idle(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self._config.flush_interval):  # no task, unlike wait_for
-                await self._wake.wait()
+        await wait_at_most(self._wake, self._config.flush_interval)
 
     async def _gather(self) -> None:
         """Let the next batch fill for `gather_window`, unless a full one is queued already or
         the publisher is closing (close() sends what is left at once)."""
         if self._lifecycle == "running" and len(self._queue) < self._config.max_in_flight:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._config.gather_window):
-                    await self._closing.wait()
+            await wait_at_most(self._closing, self._config.gather_window)
 
     async def _send_queued(self, timeout: float) -> None:
         count = min(len(self._queue), self._config.max_in_flight)

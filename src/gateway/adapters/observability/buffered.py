@@ -14,11 +14,12 @@ Event-loop thread only: no locks, by design.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
+
+from gateway.adapters.tasks import BatchWindow
 
 log = logging.getLogger(__name__)
 
@@ -34,41 +35,43 @@ class Flusher:
     otherwise only when `flush()` is called (before a scrape).
     """
 
-    __slots__ = ("_dirty", "_eager", "_scheduled")
+    __slots__ = ("_dirty", "_turn_end")
 
     def __init__(self, *, eager: bool) -> None:
         self._dirty: list[_Flushable] = []
-        self._eager = eager
-        self._scheduled = False
+        self._turn_end = BatchWindow(self.flush, 0.0) if eager else None
 
     def dirty(self, child: _Flushable) -> None:
         self._dirty.append(child)
-        if self._eager and not self._scheduled:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # a caller without a loop (a batch job): flush at once
-                self.flush()
-                return
-            self._scheduled = True
-            loop.call_soon(self.flush)
+        if self._turn_end is not None:
+            self._turn_end.request()
 
     def flush(self) -> None:
-        self._scheduled = False
         dirty, self._dirty = self._dirty, []
         for child in dirty:
             child.flush()
 
 
-class BufferedCounter:
-    """A labelled prometheus-client counter child, updated in batches."""
+class _BufferedChild:
+    """What every buffered child keeps: the prometheus-client child it fronts, the flusher,
+    and whether it has counts the flusher has not taken yet."""
 
-    __slots__ = ("_dirty", "_flusher", "_pending", "_sink")
+    __slots__ = ("_dirty", "_flusher", "_sink")
 
     def __init__(self, sink: Any, flusher: Flusher) -> None:
         self._sink = sink
         self._flusher = flusher
-        self._pending = 0.0
         self._dirty = False
+
+
+class BufferedCounter(_BufferedChild):
+    """A labelled prometheus-client counter child, updated in batches."""
+
+    __slots__ = ("_pending",)
+
+    def __init__(self, sink: Any, flusher: Flusher) -> None:
+        super().__init__(sink, flusher)
+        self._pending = 0.0
 
     def inc(self, amount: float = 1.0) -> None:
         if amount < 0:
@@ -89,7 +92,7 @@ class Observer(Protocol):
     def observe(self, amount: float) -> None: ...
 
 
-class BufferedHistogram:
+class BufferedHistogram(_BufferedChild):
     """A labelled prometheus-client histogram child, updated in batches.
 
     It adds its counts to the child's own per-bucket values and sum (`_buckets`, `_sum`,
@@ -97,16 +100,15 @@ class BufferedHistogram:
     checks them before building one, and a unit test compares the two paths' output.
     """
 
-    __slots__ = ("_bounds", "_buckets", "_counts", "_dirty", "_flusher", "_sum", "_sum_value")
+    __slots__ = ("_bounds", "_buckets", "_counts", "_sum", "_sum_value")
 
     def __init__(self, sink: Any, flusher: Flusher) -> None:
+        super().__init__(sink, flusher)
         self._bounds: list[float] = list(sink._upper_bounds)  # ends with +Inf
         self._buckets: list[Any] = sink._buckets
         self._sum_value: Any = sink._sum
-        self._flusher = flusher
         self._counts = [0] * len(self._bounds)
         self._sum = 0.0
-        self._dirty = False
 
     def observe(self, amount: float) -> None:
         # The first bucket whose upper bound is >= amount, as prometheus-client's `le` buckets.
@@ -157,16 +159,14 @@ def histogram_child(sink: Any, flusher: Flusher) -> Observer:
     return observer
 
 
-class BufferedGauge:
+class BufferedGauge(_BufferedChild):
     """A gauge kept as a plain number; a flush sets the prometheus-client gauge to it."""
 
-    __slots__ = ("_dirty", "_flusher", "_sink", "value")
+    __slots__ = ("value",)
 
     def __init__(self, sink: Any, flusher: Flusher) -> None:
-        self._sink = sink
-        self._flusher = flusher
+        super().__init__(sink, flusher)
         self.value = 0.0
-        self._dirty = False
 
     def inc(self, amount: float = 1.0) -> None:
         self.value += amount

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from gateway.adapters.observability.buffered import BufferedCounter
 from gateway.adapters.observability.metrics import GatewayMetrics, multiprocess_mode
+from gateway.adapters.tasks import BatchWindow
 from gateway.domain.events import RequestLogEvent
 from gateway.domain.outcome import Outcome
 from gateway.domain.provider import Provider
@@ -57,41 +56,26 @@ class EventMetrics:
     is the end of the loop turn, as for the buffered counts. Without an event loop (a batch
     job, a test), each event is observed at once."""
 
-    __slots__ = ("_metrics", "_pending", "_requests", "_scheduled", "_tokens", "_window")
+    __slots__ = ("_metrics", "_pending", "_requests", "_tokens", "_window")
 
     def __init__(self, metrics: GatewayMetrics, *, window: float | None = None) -> None:
         self._metrics = metrics
         self._requests: dict[_RequestKey, _RequestChildren] = {}
         self._tokens: dict[_TokensKey, tuple[BufferedCounter, ...]] = {}
         self._pending: list[RequestLogEvent] = []
-        self._scheduled = False
         if window is None:
             window = 0.0 if multiprocess_mode() else OBSERVE_WITHIN
-        self._window = window
+        self._window = BatchWindow(self.drain, window)
         metrics.before_scrape(self.drain)
 
     def observe(self, event: RequestLogEvent) -> None:
         self._pending.append(event)
-        if not self._scheduled:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                self.drain()
-                return
-            self._scheduled = True
-            if self._window:
-                loop.call_later(self._window, self._on_window)
-            else:
-                loop.call_soon(self._on_window)
+        self._window.request()
 
     @property
     def queued(self) -> int:
         """Events waiting for their window."""
         return len(self._pending)
-
-    def _on_window(self) -> None:
-        self._scheduled = False
-        self.drain()
 
     def drain(self) -> None:
         """Observe every queued event now (before a scrape, at shutdown)."""

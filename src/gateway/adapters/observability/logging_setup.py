@@ -7,7 +7,6 @@ The per-request access line has a faster path still in production (see JsonAcces
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import sys
@@ -21,6 +20,7 @@ import structlog
 from structlog.typing import Processor
 
 from gateway.adapters.observability.redaction import Redactor
+from gateway.adapters.tasks import BatchWindow
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 
@@ -84,33 +84,18 @@ class JsonAccessLine:
     the logging processors), so the stream keeps the order in which lines were made.
     """
 
-    __slots__ = (
-        "_flush_scheduled",
-        "_flush_within",
-        "_out",
-        "_pending",
-        "_redact",
-        "_timestamps",
-    )
+    __slots__ = ("_out", "_pending", "_redact", "_timestamps", "_window")
 
     def __init__(self, out: BinaryIO, redact: Redactor, flush_within: float = FLUSH_WITHIN) -> None:
         self._out = out
         self._redact = redact
         self._timestamps = UtcTimestamps()
         self._pending: list[tuple[dict[str, Any], str, int]] = []
-        self._flush_scheduled = False
-        self._flush_within = flush_within
+        self._window = BatchWindow(self.flush, flush_within)  # no loop: at once
 
     def __call__(self, fields: dict[str, Any], request_id: str) -> None:
         self._pending.append((fields, request_id, time.time_ns()))
-        if not self._flush_scheduled:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # no loop (a batch job, a test): at once
-                self.flush()
-                return
-            self._flush_scheduled = True
-            loop.call_later(self._flush_within, self.flush)
+        self._window.request()
 
     def drain(self) -> None:
         """Write the waiting lines into the stream, unflushed: another line follows them."""
@@ -133,7 +118,6 @@ class JsonAccessLine:
 
     def flush(self) -> None:
         """Write the waiting lines and flush the stream (the window's end, shutdown)."""
-        self._flush_scheduled = False
         # The stream closed or broke meanwhile (shutdown, a reader gone): there is no one left
         # to tell, and a traceback per window from the event loop would not help.
         with contextlib.suppress(ValueError, OSError):
