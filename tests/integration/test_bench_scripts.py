@@ -26,6 +26,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         "profile_gateway.py",
         "profile_diff.py",
         "ab.py",
+        "ab_latency.py",
         "client_bench.py",
         "paced_bench.py",
     ],
@@ -34,6 +35,16 @@ def test_bench_script_starts(script: str) -> None:
     done = _bench(script, "--help", timeout=60)
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout
+
+
+def test_ab_latency_interleaves_direct_and_both_trees() -> None:
+    # This tree against itself: one short round of each, on loopback.
+    tree = str(BENCH.parent)
+    options = ("--contender", "relay_1w", "--rounds", "1", "--chunk", "50", "--rate", "200")
+    done = _bench("ab_latency.py", "--base", tree, *options, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "base: added p50" in done.stdout and "this: added p50" in done.stdout
+    assert "median of the rounds' p50 differences" in done.stdout
 
 
 def test_client_bench_measures_both_clients() -> None:

@@ -1,0 +1,123 @@
+"""A/B of two source trees on added latency (W1), chunk-interleaved in one run.
+
+    git worktree add /tmp/base HEAD~1          # the tree to compare against
+    PYTHONPATH=src python bench/ab_latency.py --base /tmp/base --contender prod_1w --rounds 10
+
+Both trees' gateways run at once (pinned to the proxy core, as in run.py), beside the upstream
+and, when the contender needs it, nats-server. Each round sends one chunk of requests at a fixed
+rate (bench/loadgen.py, open loop) to the upstream directly, to the base tree's gateway and to
+this tree's, in a rotating order, so that the host's drift falls on all three alike. Prints each
+round's p50s, the added p50 / p99 over direct pooled over all rounds, and the median of the
+rounds' p50 differences (this minus base). W1 added latency is dominated by wake-ups on this
+host; a difference smaller than the rounds' spread is not a result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import os
+import statistics
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(BENCH), str(BENCH.parent / "src")]
+
+import contenders as cs  # noqa: E402
+import run  # noqa: E402
+import workloads as wl  # noqa: E402
+from apis import api_request  # noqa: E402
+from workloads import pct  # noqa: E402
+
+
+@contextlib.contextmanager
+def source_tree(tree: Path) -> Iterator[None]:
+    """Child processes started inside import the gateway from `tree`."""
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = str(tree / "src")
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = before
+
+
+def start_tree(contender: cs.Contender, env: cs.Environment, tree: Path, name: str) -> cs.Running:
+    work = env.work / name
+    (work / "logs").mkdir(parents=True)
+    with source_tree(tree):
+        running = cs.start(contender, dataclasses.replace(env, work=work))
+    cs.preflight(running)
+    return running
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", type=Path, required=True, help="the tree to compare against")
+    parser.add_argument("--contender", default="prod_1w")
+    parser.add_argument("--api", default="openai")
+    parser.add_argument("--rate", type=float, default=500.0, help="requests per second")
+    parser.add_argument("--chunk", type=int, default=1000, help="requests per chunk")
+    parser.add_argument("--rounds", type=int, default=10)
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {int(cs.LOAD_CPUS)})
+    contender = next(c for c in cs.CONTENDERS if c.name == args.contender)
+    work = Path(tempfile.mkdtemp(prefix="gateway-ab-latency-"))
+    shared_args = argparse.Namespace(upstream="fast", sample_rate=0.1)
+    env, shared = run._start_shared(shared_args, work, [contender])
+    running: list[cs.Running] = []
+    try:
+        trees = {"base": args.base.resolve(), "this": BENCH.parent}
+        ports = {"direct": env.upstream_port}
+        keys = {"direct": "bench-key"}
+        for name, tree in trees.items():
+            gateway = start_tree(contender, env, tree, name)
+            running.append(gateway)
+            ports[name], keys[name] = gateway.port, gateway.key
+        _rounds(args, ports, keys)
+    finally:
+        for gateway in running:
+            gateway.stop()
+        for proc in reversed(shared):
+            proc.stop()
+
+
+def _rounds(args: argparse.Namespace, ports: dict[str, int], keys: dict[str, str]) -> None:
+    names = list(ports)
+    raws = {n: api_request(args.api, key=keys[n]).raw("127.0.0.1", ports[n]) for n in names}
+    latencies: dict[str, list[float]] = {n: [] for n in names}
+    p50_differences: list[float] = []
+    print(f"{'round':>5} " + " ".join(f"{n + ' p50':>12}" for n in names) + "   (ms)")
+    for index in range(args.rounds):
+        order = names[index % 3 :] + names[: index % 3]
+        p50: dict[str, float] = {}
+        for name in order:
+            wl._open_loop(ports[name], raws[name], args.rate, 100)  # wake it, warm connections
+            lat, errors = wl._open_loop(ports[name], raws[name], args.rate, args.chunk)
+            if errors:
+                raise SystemExit(f"{name}: {errors} failed requests in round {index + 1}")
+            latencies[name] += lat
+            p50[name] = pct(lat, 50)
+        p50_differences.append(p50["this"] - p50["base"])
+        print(f"{index + 1:>5} " + " ".join(f"{p50[n]:>12.3f}" for n in names))
+    direct = latencies["direct"]
+    for name in ("base", "this"):
+        added50 = pct(latencies[name], 50) - pct(direct, 50)
+        added99 = pct(latencies[name], 99) - pct(direct, 99)
+        print(f"{name}: added p50 {added50:+.3f} ms, added p99 {added99:+.3f} ms (pooled)")
+    wins = sum(d < 0 for d in p50_differences)
+    print(
+        f"median of the rounds' p50 differences (this - base): "
+        f"{statistics.median(p50_differences) * 1000:+.0f} µs; "
+        f"this tree faster in {wins} of {len(p50_differences)} rounds"
+    )
+
+
+if __name__ == "__main__":
+    main()
