@@ -143,22 +143,30 @@ def parse_wrk(output: str) -> dict[str, float]:
 
 
 def w2(port: int, api: str, key: str, plan: Plan, work: Path, pid: int | None) -> dict[str, float]:
-    script = _lua(api, key, work)
-    path = api_request(api, key=key).path
     out: dict[str, float] = {}
     for conns in (16, 64):
-        argv = ["taskset", "-c", "1", require_wrk(), "-t1", f"-c{conns}"]
-        argv += [f"-d{plan.wrk_seconds}s", "--latency", "-s", str(script)]
-        argv.append(f"http://127.0.0.1:{port}{path}")
-        cpu_before = procs.cpu_seconds(pid) if pid else 0.0
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=plan.wrk_seconds + 30)
-        cpu = (procs.cpu_seconds(pid) - cpu_before) if pid else float("nan")
-        figures = parse_wrk(result.stdout)
-        out[f"w2_{conns}_rps"] = figures["rps"]
-        out[f"w2_{conns}_p99"] = figures["p99"]
-        out[f"w2_{conns}_errors"] = figures["errors"]
-        if figures["requests"]:
-            out[f"w2_{conns}_cpu_us"] = cpu / figures["requests"] * 1e6
+        figures = wrk_run(port, api, key, plan, work, pid, conns)
+        for name, value in figures.items():
+            out[f"w2_{conns}_{name}"] = value
+    return out
+
+
+def wrk_run(
+    port: int, api: str, key: str, plan: Plan, work: Path, pid: int | None, conns: int
+) -> dict[str, float]:
+    """One closed-loop wrk run: rps, p99, errors and, given the server's pid, CPU µs/request."""
+    script = _lua(api, key, work)
+    path = api_request(api, key=key).path
+    argv = ["taskset", "-c", "1", require_wrk(), "-t1", f"-c{conns}"]
+    argv += [f"-d{plan.wrk_seconds}s", "--latency", "-s", str(script)]
+    argv.append(f"http://127.0.0.1:{port}{path}")
+    cpu_before = procs.cpu_seconds(pid) if pid else 0.0
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=plan.wrk_seconds + 30)
+    cpu = (procs.cpu_seconds(pid) - cpu_before) if pid else float("nan")
+    figures = parse_wrk(result.stdout)
+    out = {"rps": figures["rps"], "p99": figures["p99"], "errors": figures["errors"]}
+    if figures["requests"]:
+        out["cpu_us"] = cpu / figures["requests"] * 1e6
     return out
 
 

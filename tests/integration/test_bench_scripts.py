@@ -7,6 +7,7 @@ longer starts is found here rather than by the next person who needs it.
 from __future__ import annotations
 
 import cProfile
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         "profile_gateway.py",
         "profile_diff.py",
         "ab.py",
-        "ab_latency.py",
+        "ab_interleaved.py",
         "client_bench.py",
         "paced_bench.py",
     ],
@@ -37,14 +38,24 @@ def test_bench_script_starts(script: str) -> None:
     assert "usage:" in done.stdout
 
 
-def test_ab_latency_interleaves_direct_and_both_trees() -> None:
+def test_ab_interleaved_w1_pairs_direct_and_both_trees() -> None:
     # This tree against itself: one short round of each, on loopback.
     tree = str(BENCH.parent)
     options = ("--contender", "relay_1w", "--rounds", "1", "--chunk", "50", "--rate", "200")
-    done = _bench("ab_latency.py", "--base", tree, *options, timeout=180)
+    done = _bench("ab_interleaved.py", "--base", tree, *options, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "base: added p50" in done.stdout and "this: added p50" in done.stdout
     assert "median of the rounds' p50 differences" in done.stdout
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (bench only)")
+def test_ab_interleaved_w2_measures_cpu_per_request_of_both_trees() -> None:
+    tree = str(BENCH.parent)
+    options = ("--contender", "relay_1w", "--rounds", "1", "--seconds", "1")
+    done = _bench("ab_interleaved.py", "--base", tree, "--workload", "w2", *options, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "median CPU µs/req: base" in done.stdout
+    assert "cheaper in" in done.stdout
 
 
 def test_client_bench_measures_both_clients() -> None:

@@ -1,15 +1,22 @@
-"""A/B of two source trees on added latency (W1), chunk-interleaved in one run.
+"""A/B of two source trees, interleaved in short chunks with both gateways up at once.
 
     git worktree add /tmp/base HEAD~1          # the tree to compare against
-    PYTHONPATH=src python bench/ab_latency.py --base /tmp/base --contender prod_1w --rounds 10
+    PYTHONPATH=src python bench/ab_interleaved.py --base /tmp/base --contender prod_1w
+    PYTHONPATH=src python bench/ab_interleaved.py --base /tmp/base --workload w2
 
 Both trees' gateways run at once (pinned to the proxy core, as in run.py), beside the upstream
-and, when the contender needs it, nats-server. Each round sends one chunk of requests at a fixed
-rate (bench/loadgen.py, open loop) to the upstream directly, to the base tree's gateway and to
-this tree's, in a rotating order, so that the host's drift falls on all three alike. Prints each
-round's p50s, the added p50 / p99 over direct pooled over all rounds, and the median of the
-rounds' p50 differences (this minus base). W1 added latency is dominated by wake-ups on this
-host; a difference smaller than the rounds' spread is not a result.
+and, when the contender needs it, nats-server. Chunks alternate in a rotating order, so that the
+host's drift falls on both trees alike; each round pairs one chunk of each.
+
+- w1 (default): one chunk of requests at a fixed rate (bench/loadgen.py, open loop) to the
+  upstream directly, to the base tree's gateway and to this tree's. Prints each round's p50s,
+  the added p50 / p99 over direct pooled over all rounds, and the median of the rounds' p50
+  differences (this minus base). Added latency on this host is dominated by wake-ups.
+- w2: `wrk` at 64 connections for `--seconds` against each tree's gateway. Prints each round's
+  CPU µs per request (the gateway's process tree) and req/s, the medians and the median of the
+  rounds' differences: steadier than restarting the whole bench per run (bench/ab.py).
+
+A difference smaller than the rounds' spread is not a result.
 """
 
 from __future__ import annotations
@@ -65,7 +72,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0, help="requests per second")
     parser.add_argument("--chunk", type=int, default=1000, help="requests per chunk")
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--workload", choices=("w1", "w2"), default="w1")
+    parser.add_argument("--seconds", type=int, default=4, help="w2: wrk seconds per chunk")
     args = parser.parse_args()
+    if args.workload == "w2":
+        wl.require_wrk()
     os.sched_setaffinity(0, {int(cs.LOAD_CPUS)})
     contender = next(c for c in cs.CONTENDERS if c.name == args.contender)
     work = Path(tempfile.mkdtemp(prefix="gateway-ab-latency-"))
@@ -80,7 +91,10 @@ def main() -> None:
             gateway = start_tree(contender, env, tree, name)
             running.append(gateway)
             ports[name], keys[name] = gateway.port, gateway.key
-        _rounds(args, ports, keys)
+        if args.workload == "w1":
+            _latency_rounds(args, ports, keys)
+        else:
+            _cpu_rounds(args, running, env.work)
     finally:
         for gateway in running:
             gateway.stop()
@@ -88,7 +102,7 @@ def main() -> None:
             proc.stop()
 
 
-def _rounds(args: argparse.Namespace, ports: dict[str, int], keys: dict[str, str]) -> None:
+def _latency_rounds(args: argparse.Namespace, ports: dict[str, int], keys: dict[str, str]) -> None:
     names = list(ports)
     raws = {n: api_request(args.api, key=keys[n]).raw("127.0.0.1", ports[n]) for n in names}
     latencies: dict[str, list[float]] = {n: [] for n in names}
@@ -116,6 +130,32 @@ def _rounds(args: argparse.Namespace, ports: dict[str, int], keys: dict[str, str
         f"median of the rounds' p50 differences (this - base): "
         f"{statistics.median(p50_differences) * 1000:+.0f} µs; "
         f"this tree faster in {wins} of {len(p50_differences)} rounds"
+    )
+
+
+def _cpu_rounds(args: argparse.Namespace, running: list[cs.Running], work: Path) -> None:
+    """W2 at 64 connections, one wrk run per tree per round; CPU of each gateway's tree."""
+    gateways = dict(zip(("base", "this"), running, strict=True))
+    plan = dataclasses.replace(run.FULL, wrk_seconds=args.seconds)
+    cpu: dict[str, list[float]] = {"base": [], "this": []}
+    print(f"{'round':>5} {'tree':>5} {'CPU µs/req':>11} {'req/s':>8}")
+    for index in range(args.rounds):
+        order = ("base", "this") if index % 2 == 0 else ("this", "base")
+        for name in order:
+            gateway = gateways[name]
+            pid = gateway.proc.pid if gateway.proc else None
+            figures = wl.wrk_run(gateway.port, args.api, gateway.key, plan, work, pid, 64)
+            if figures["errors"]:
+                raise SystemExit(f"{name}: {figures['errors']:.0f} errors in round {index + 1}")
+            cpu[name].append(figures["cpu_us"])
+            print(f"{index + 1:>5} {name:>5} {figures['cpu_us']:>11.1f} {figures['rps']:>8.0f}")
+    differences = [b - a for a, b in zip(cpu["base"], cpu["this"], strict=True)]
+    wins = sum(d < 0 for d in differences)
+    print(
+        f"median CPU µs/req: base {statistics.median(cpu['base']):.1f}, "
+        f"this {statistics.median(cpu['this']):.1f}; median of the rounds' differences "
+        f"(this - base) {statistics.median(differences):+.1f} µs; "
+        f"this tree cheaper in {wins} of {len(differences)} rounds"
     )
 
 
