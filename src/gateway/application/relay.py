@@ -37,6 +37,8 @@ class RelayService:
     - The client's credential is replaced per RelaySettings and never reaches another provider.
     - Usage is read from a copy of the body as it passes; every request ends in exactly one event,
       and every request that reached the upstream in exactly one usage record, however it ended.
+      Without an event publisher (`events=None`: nothing reads events) no event is built, and
+      when billing needs no usage either, no body is read for usage at all.
     - Nothing is retried once sent: an upstream that may have started work is never asked twice.
     """
 
@@ -45,7 +47,7 @@ class RelayService:
         *,
         upstream: UpstreamProvider,
         billing: Billing,
-        events: EventPublisher,
+        events: EventPublisher | None,
         settings: RelaySettings,
         background: BackgroundTasks,
         clock: Clock | None = None,
@@ -53,6 +55,7 @@ class RelayService:
         self._upstream = upstream
         self._billing = billing
         self._events = events
+        self._reads_usage = events is not None or billing.needs_usage
         self._settings = settings
         self._background = background
         self._recorder = UsageRecorder(billing, background)
@@ -144,7 +147,9 @@ class RelayService:
         )
         framing = _framing(route.operation, content_type, streaming, command.query)
         reader: UsageReader | None = (
-            usage_reader_for(route.provider, route.operation, framing) if ok else None
+            usage_reader_for(route.provider, route.operation, framing)
+            if ok and self._reads_usage
+            else None
         )
         stream_filter: StreamFilter | None = (
             OpenAIUsageChunkFilter() if hide_usage and ok and encoding is None else None
@@ -171,9 +176,13 @@ class RelayService:
         self._conclude(exchange.trace, error)
 
     def _conclude(self, trace: RequestTrace, error: BaseException | None) -> None:
-        conclusion = trace.conclude(error, self._clock.monotonic())
-        self._events.publish(conclusion.event)
-        if conclusion.record is not None and self._billing.needs_usage:
+        events, needs_record = self._events, self._billing.needs_usage
+        if events is None and not needs_record:
+            return  # nothing reads how the request ended
+        conclusion = trace.conclude(error, self._clock.monotonic(), with_event=events is not None)
+        if events is not None and conclusion.event is not None:
+            events.publish(conclusion.event)
+        if conclusion.record is not None and needs_record:
             # Recorded in the background, batched with concurrent requests' records: the
             # response is not held up, and a client gone (its task cancelled) cancels nothing.
             self._recorder.submit(conclusion.record)

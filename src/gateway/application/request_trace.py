@@ -69,7 +69,7 @@ def _outcome_of(exc: BaseException) -> Outcome:
 
 @dataclass(slots=True)
 class Conclusion:
-    event: RequestLogEvent
+    event: RequestLogEvent | None  # None when not asked for (nothing reads events)
     record: UsageRecord | None  # None when nothing reached the upstream
 
 
@@ -93,13 +93,19 @@ class RequestTrace:
     report: UsageReport = NO_REPORT
     request_bytes: int = 0
 
-    def conclude(self, exc: BaseException | None, now: float) -> Conclusion:
+    def conclude(
+        self, exc: BaseException | None, now: float, *, with_event: bool = True
+    ) -> Conclusion:
         outcome, error = self._ending(exc)
         status = self.status or (
             exc.status if isinstance(exc, GatewayError) else CLIENT_CLOSED_STATUS
         )
         usage, partial, estimated = self._usage(outcome)
-        event = self._event(status, outcome, error, usage, partial, estimated, now)
+        event = (
+            self._event(status, outcome, error, usage, partial, estimated, now)
+            if with_event
+            else None
+        )
         record = self._record(status, outcome, usage, partial, estimated)
         return Conclusion(event, record)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from gateway.adapters.events.disabled import DisabledEventPublisher
 from gateway.adapters.observability.observability import Observability
 from gateway.adapters.observability.reachability import TcpReachability
 from gateway.adapters.upstream.pool_settings import UpstreamPoolSettings
@@ -69,7 +70,10 @@ def upstream_probes(settings: Settings) -> dict[str, Probe]:
     return {f"upstream_{'_'.join(names)}": probe for probe, names in by_target.values()}
 
 
-def observed_events(observability: Observability, events: EventPublisher) -> EventPublisher:
+def observed_events(observability: Observability, events: EventPublisher) -> EventPublisher | None:
+    """The relay's event publisher; None when nothing reads events (none is then built)."""
+    if isinstance(events, DisabledEventPublisher) and not observability.observes_events:
+        return None
     # A publisher keeping PublisherCounters (NATS, JSONL) gets them exported as metrics.
     counters = getattr(events, "counters", None)
     if counters is not None and dataclasses.is_dataclass(counters):

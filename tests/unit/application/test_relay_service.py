@@ -58,13 +58,14 @@ def service(
     upstream: ScriptedUpstream,
     settings: RelaySettings = DIRECT,
     billing: MemoryBilling | None = None,
+    publish: bool = True,
 ):  # type: ignore[no-untyped-def]
     events = MemoryEventPublisher()
     billing = billing or MemoryBilling()
     relay = RelayService(
         upstream=upstream,
         billing=billing,
-        events=events,
+        events=events if publish else None,
         settings=settings,
         background=BackgroundTasks(),
     )
@@ -263,3 +264,38 @@ async def test_a_denial_without_a_reason_is_still_a_denial() -> None:
 
 async def _deny_without_reason(request: object) -> Decision:
     return Decision(False)
+
+
+async def test_without_an_event_publisher_usage_records_stay_exact() -> None:
+    upstream = ScriptedUpstream(
+        ScriptedResponse(body_chunks=[b'{"usage":{"prompt_tokens":5,"completion_tokens":2}}'])
+    )
+    relay, _, billing = service(upstream, publish=False)
+    exchange = await relay.open(command())
+    await exchange.read_body()
+    exchange.finish()
+    await relay.drain(1)
+    usage = billing.records["req-1"].usage
+    assert (usage.input_tokens, usage.output_tokens) == (5, 2)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_with_nothing_reading_usage_the_answer_is_relayed_unchanged(stream: bool) -> None:
+    chunks = [b'data: {"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3}}\n\n']
+    answer = (
+        ScriptedResponse(headers=SSE, body_chunks=chunks)
+        if stream
+        else ScriptedResponse(body_chunks=[b'{"usage":{"prompt_tokens":5}}'])
+    )
+    billing = MemoryBilling(needs_usage=False)
+    relay, _, _ = service(ScriptedUpstream(answer), billing=billing, publish=False)
+    body = b'{"model":"m","stream":true,"stream_options":{"include_usage":true}}'
+    exchange = await relay.open(command(body=body if stream else b'{"model":"m"}'))
+    if stream:
+        received = b"".join([c async for c in exchange])
+    else:
+        received = await exchange.read_body()
+    exchange.finish()
+    await relay.drain(1)
+    assert received == b"".join(answer.body_chunks)
+    assert billing.records == {} and exchange.trace.report.usage.total_tokens == 0

@@ -84,6 +84,11 @@ class Observability:
     def http_metrics(self) -> GatewayMetrics | None:
         return self.metrics
 
+    @property
+    def observes_events(self) -> bool:
+        """Whether metrics, span attributes or access lines are made from request-log events."""
+        return self.metrics is not None or self._provider is not None or self._access_log
+
     def observe_events(self, inner: EventPublisher) -> EventPublisher:
         return ObservedEventPublisher(
             inner,
