@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import nats
 import pytest
@@ -21,10 +22,18 @@ from gateway.devtools.loopback import NatsServer
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=[True, False], ids=["frames", "publish"])
-def frames(request: pytest.FixtureRequest) -> bool:
-    """Every behaviour holds for the batch's HPUB frames and for publish() per message."""
-    value: bool = request.param
+@pytest.fixture(
+    params=[
+        {"frames": True, "direct_acks": True},
+        {"frames": False, "direct_acks": True},
+        {"frames": True, "direct_acks": False},
+    ],
+    ids=["frames", "publish", "acks-by-subscription"],
+)
+def paths(request: pytest.FixtureRequest) -> dict[str, bool]:
+    """Every behaviour holds for the batch's HPUB frames and for publish() per message, and for
+    acks taken straight from the protocol parser and through the subscription's callback."""
+    value: dict[str, bool] = request.param
     return value
 
 
@@ -49,9 +58,11 @@ async def _stored(nc: Client, stream: str) -> int:
     return info.state.messages
 
 
-async def test_every_message_of_a_batch_is_acked_and_stored_once(nc: Client, frames: bool) -> None:
+async def test_every_message_of_a_batch_is_acked_and_stored_once(
+    nc: Client, paths: dict[str, bool]
+) -> None:
     await _stream(nc, "S1", "s1.>")
-    sender = JetStreamSender(nc, frames=frames)
+    sender = JetStreamSender(nc, **paths)
     results = await sender.send_batch(_items("s1.a", 300), timeout=5)
     assert results == [Result.ACKED] * 300
     assert await _stored(nc, "S1") == 300
@@ -59,33 +70,37 @@ async def test_every_message_of_a_batch_is_acked_and_stored_once(nc: Client, fra
     assert msg.headers is not None and msg.headers["Nats-Msg-Id"] == "id-6"
 
 
-async def test_a_batch_sent_again_is_acked_and_deduplicated(nc: Client, frames: bool) -> None:
+async def test_a_batch_sent_again_is_acked_and_deduplicated(
+    nc: Client, paths: dict[str, bool]
+) -> None:
     await _stream(nc, "S2", "s2.>", duplicate_window=60)
-    sender = JetStreamSender(nc, frames=frames)
+    sender = JetStreamSender(nc, **paths)
     first = await sender.send_batch(_items("s2.a", 50), timeout=5)
     again = await sender.send_batch(_items("s2.a", 60), timeout=5)
     assert first == [Result.ACKED] * 50 and again == [Result.ACKED] * 60
     assert await _stored(nc, "S2") == 60
 
 
-async def test_each_answer_goes_to_its_own_message(nc: Client, frames: bool) -> None:
+async def test_each_answer_goes_to_its_own_message(nc: Client, paths: dict[str, bool]) -> None:
     # Messages over the stream's size limit get an API error; the others in between are acked.
     await _stream(nc, "S3", "s3.>", max_msg_size=100)
     sizes = [10, 500, 10, 10, 500, 10]
     items = [Outgoing("s3.a", f"m{i}", b"y" * size) for i, size in enumerate(sizes)]
-    results = await JetStreamSender(nc, frames=frames).send_batch(items, timeout=5)
+    results = await JetStreamSender(nc, **paths).send_batch(items, timeout=5)
     expected = [Result.ACKED if size < 100 else Result.FAILED for size in sizes]
     assert results == expected
     assert await _stored(nc, "S3") == 4
 
 
-async def test_no_stream_on_the_subject_is_reported_as_such(nc: Client, frames: bool) -> None:
-    results = await JetStreamSender(nc, frames=frames).send_batch(_items("nowhere.a", 3), timeout=5)
+async def test_no_stream_on_the_subject_is_reported_as_such(
+    nc: Client, paths: dict[str, bool]
+) -> None:
+    results = await JetStreamSender(nc, **paths).send_batch(_items("nowhere.a", 3), timeout=5)
     assert results == [Result.NO_STREAM] * 3
 
 
 async def test_unanswered_messages_fail_after_the_timeout_and_late_answers_are_ignored(
-    nc: Client, frames: bool
+    nc: Client, paths: dict[str, bool]
 ) -> None:
     # A plain subscriber takes the messages (so no "no responders") and answers only later.
     held: list[Msg] = []
@@ -95,7 +110,7 @@ async def test_unanswered_messages_fail_after_the_timeout_and_late_answers_are_i
 
     await nc.subscribe("silent.>", cb=hold)
     await _stream(nc, "S5", "s5.>")
-    sender = JetStreamSender(nc, frames=frames)
+    sender = JetStreamSender(nc, **paths)
     began = time.monotonic()
     results = await sender.send_batch(_items("silent.a", 4), timeout=0.3)
     assert results == [Result.FAILED] * 4
@@ -106,9 +121,11 @@ async def test_unanswered_messages_fail_after_the_timeout_and_late_answers_are_i
     assert await sender.send_batch(_items("s5.a", 5), timeout=5) == [Result.ACKED] * 5
 
 
-async def test_a_closed_connection_fails_the_batch_at_once(nc: Client, frames: bool) -> None:
+async def test_a_closed_connection_fails_the_batch_at_once(
+    nc: Client, paths: dict[str, bool]
+) -> None:
     await _stream(nc, "S6", "s6.>")
-    sender = JetStreamSender(nc, frames=frames)
+    sender = JetStreamSender(nc, **paths)
     assert await sender.send_batch(_items("s6.a", 2), timeout=5) == [Result.ACKED] * 2
     await nc.close()
     began = time.monotonic()
@@ -117,16 +134,16 @@ async def test_a_closed_connection_fails_the_batch_at_once(nc: Client, frames: b
 
 
 async def test_a_connection_closed_before_the_first_batch_fails_it_without_raising(
-    nc: Client, frames: bool
+    nc: Client, paths: dict[str, bool]
 ) -> None:
-    sender = JetStreamSender(nc, frames=frames)  # its reply subscription is made on the first batch
+    sender = JetStreamSender(nc, **paths)  # its reply subscription is made on the first batch
     await nc.close()
     assert await sender.send_batch(_items("s8.a", 3), timeout=5) == [Result.FAILED] * 3
 
 
-async def test_concurrent_batches_get_their_own_answers(nc: Client, frames: bool) -> None:
+async def test_concurrent_batches_get_their_own_answers(nc: Client, paths: dict[str, bool]) -> None:
     await _stream(nc, "S7", "s7.>", max_msg_size=100)
-    sender = JetStreamSender(nc, frames=frames)
+    sender = JetStreamSender(nc, **paths)
     good = sender.send_batch(_items("s7.a", 100), timeout=5)
     bad = sender.send_batch(_items("s7.b", 100, start=100, size=500), timeout=5)
     good_results, bad_results = await asyncio.gather(good, bad)
@@ -179,3 +196,31 @@ async def test_a_client_without_the_outbound_queue_falls_back_to_publish(
     assert "published one by one" in caplog.text
     assert await sender.send_batch(_items("s11.a", 3), timeout=5) == [Result.ACKED] * 3
     assert await _stored(nc, "S11") == 3
+
+
+async def test_acks_go_straight_to_their_batch_not_through_the_subscription(nc: Client) -> None:
+    await _stream(nc, "S12", "s12.>")
+    sender = JetStreamSender(nc)
+    assert await sender.send_batch(_items("s12.a", 5), timeout=5) == [Result.ACKED] * 5
+    subscription = await nc.subscribe("other.subject")  # every other message: the usual way
+    await nc.publish("other.subject", b"hello")
+    assert (await subscription.next_msg(timeout=2)).data == b"hello"
+    # nats-py counts a message it delivers to a subscription; the acks bypassed it.
+    assert sender._sub is not None and sender._sub.delivered == 0
+
+
+async def test_a_client_with_another_message_hook_takes_acks_through_the_subscription(
+    nc: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    original = nc._process_msg
+
+    async def changed(*arguments: Any) -> None:  # a release whose hook looks otherwise
+        await original(*arguments)
+
+    nc._process_msg = changed  # type: ignore[method-assign,assignment]
+    await _stream(nc, "S13", "s13.>")
+    sender = JetStreamSender(nc)
+    assert await sender.send_batch(_items("s13.a", 3), timeout=5) == [Result.ACKED] * 3
+    assert "acks take the subscription's path" in caplog.text
+    assert nc._process_msg is changed  # left as it was
+    assert sender._sub is not None and sender._sub.delivered == 3

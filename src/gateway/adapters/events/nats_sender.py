@@ -9,16 +9,18 @@ every batch: a message's reply subject names its batch and its index, an ack mar
 and the batch waits on one future for all of them.
 
 The messages of a batch leave as one buffer of HPUB frames built here (see `_Frames`); publish()
-per message remains for what the frames do not cover.
+per message remains for what the frames do not cover. The acks come back the short way (see
+`_route_acks`): straight from nats-py's protocol parser to their batch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from enum import Enum
 from typing import Any
 
@@ -39,6 +41,10 @@ _FRAME_SAFE = re.compile(r"[!-~]+")
 # HPUB <subject> <reply> <header size> <total size>, the header block, the payload.
 _HPUB = b"HPUB %s %s%d %d %d\r\nNATS/1.0\r\nNats-Msg-Id: %s\r\n\r\n%s\r\n"
 _HEADER_SIZE = len(b"NATS/1.0\r\nNats-Msg-Id: \r\n\r\n")
+# The raw header block of a "no responders" status message (HMSG): its status line.
+_NO_RESPONDERS_LINE = b"NATS/1.0 " + _NO_RESPONDERS.encode()
+# nats-py's hook from its protocol parser, one call per MSG/HMSG received.
+_PROCESS_MSG_PARAMETERS = ["sid", "subject", "reply", "data", "headers"]
 
 
 class Result(Enum):
@@ -150,16 +156,58 @@ class _Frames:
             await self._flush_pending()
 
 
+AckHandler = Callable[[bytes, bytes, bytes | None], None]
+
+
+def _route_acks(nc: Client, sub: Subscription, on_ack: AckHandler) -> bool:
+    """Hands the messages of `sub` to `on_ack(subject, data, raw headers)` straight from nats-py's
+    protocol parser; every other message goes the usual way.
+
+    The usual way costs each ack a header parse, a `Msg`, a queue hand-off and a wake-up of the
+    subscription's task before the callback runs: about 7 µs of the ~30 µs a request-log event
+    cost the publisher (throwaway bench: batches of 30 events against a real nats-server,
+    29.1-31.3 → 21.8-23.3 µs per event). The hook, `Client._process_msg`, is not nats-py's
+    public API: when a release no longer has it as expected, acks keep the usual way (one
+    warning), as the subscription's callback is kept for.
+    """
+    process = getattr(nc, "_process_msg", None)
+    sid = getattr(sub, "_id", None)
+    stats = getattr(nc, "stats", None)
+    if (
+        not inspect.iscoroutinefunction(process)
+        or list(inspect.signature(process).parameters) != _PROCESS_MSG_PARAMETERS
+        or type(sid) is not int
+        or not isinstance(stats, dict)
+    ):
+        log.warning("nats-py's message hook has changed: acks take the subscription's path")
+        return False
+
+    async def process_msg(
+        sid_in: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None
+    ) -> None:
+        if sid_in != sid:
+            await process(sid_in, subject, reply, data, headers)
+            return
+        stats["in_msgs"] += 1  # what nats-py counts for every message
+        stats["in_bytes"] += len(data)
+        on_ack(subject, data, headers)
+
+    nc._process_msg = process_msg  # type: ignore[method-assign,assignment]
+    return True
+
+
 class JetStreamSender:
     """Publishes batches of messages to JetStream over one connection and collects the acks."""
 
-    def __init__(self, nc: Client, *, frames: bool = True) -> None:
+    def __init__(self, nc: Client, *, frames: bool = True, direct_acks: bool = True) -> None:
         self._nc = nc
         self._prefix = nc.new_inbox()
+        self._prefix_bytes = self._prefix.encode()
         self._batches: dict[int, _Batch] = {}
         self._ids = itertools.count()
         self._sub: Subscription | None = None
         self._frames = _Frames.of(nc) if frames else None
+        self._direct_acks = direct_acks
 
     async def _subscribed(self) -> bool:
         if self._sub is None:
@@ -168,6 +216,8 @@ class JetStreamSender:
                 self._sub = await self._nc.subscribe(f"{self._prefix}.>", cb=self._on_reply)
             except Exception:  # closed or reconnecting: the batch fails, to be sent again
                 return False
+            if self._direct_acks:
+                _route_acks(self._nc, self._sub, self._on_ack)
         return True
 
     async def send_batch(self, items: Sequence[Outgoing], timeout: float) -> list[Result]:
@@ -240,23 +290,33 @@ class JetStreamSender:
                 batch.not_sent(index)
 
     async def _on_reply(self, msg: Msg) -> None:
-        batch_text, _, index_text = msg.subject[len(self._prefix) + 1 :].partition(".")
+        """An answer through the subscription (when the direct route is not installed)."""
+        headers = msg.headers
+        no_responders = headers is not None and headers.get(_STATUS_HEADER) == _NO_RESPONDERS
+        self._answer(msg.subject.encode(), msg.data, no_responders)
+
+    def _on_ack(self, subject: bytes, data: bytes, headers: bytes | None) -> None:
+        """An answer straight from the protocol parser: raw subject and header block."""
+        no_responders = headers is not None and headers.startswith(_NO_RESPONDERS_LINE)
+        self._answer(subject, data, no_responders)
+
+    def _answer(self, subject: bytes, data: bytes, no_responders: bool) -> None:
+        # <prefix>.<batch id>.<index>
+        batch_text, _, index_text = subject[len(self._prefix_bytes) + 1 :].partition(b".")
         try:
             batch = self._batches.get(int(batch_text))
             index = int(index_text)
         except ValueError:
             return
         if batch is not None:
-            batch.answer(index, _result(msg))
+            batch.answer(index, _result(data, no_responders))
 
 
-def _result(msg: Msg) -> Result:
-    headers = msg.headers
-    if headers and headers.get(_STATUS_HEADER) == _NO_RESPONDERS:
+def _result(data: bytes, no_responders: bool) -> Result:
+    if no_responders:
         return Result.NO_STREAM
     # An ack is {"stream":..,"seq":..}; anything else (an API error, an empty body) is a failure.
     # A stream name or subject cannot hold a '"', so this substring test cannot be fooled.
-    data = msg.data
     if data.startswith(b"{") and b'"error"' not in data and b'"seq"' in data:
         return Result.ACKED
     return Result.FAILED
