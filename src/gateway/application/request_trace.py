@@ -171,7 +171,7 @@ class RequestTrace:
             latency_ms=round((now - self.started) * 1000, 3),
             upstream_ms=round(self.upstream_wait * 1000, 3),
             ttft_ms=round(ttft, 3) if ttft is not None else None,
-            usage=EventUsage(**usage.as_dict()),
+            usage=EventUsage.of(usage),
             usage_partial=partial,
             usage_estimated=estimated,
             terminal_status=self.report.terminal_status,

@@ -22,7 +22,7 @@ needed a parse fallback for every other shape, so it was not kept).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -42,17 +42,34 @@ from gateway.domain.usage_readers.scan import (
 )
 
 
-def openai_usage(raw: JsonObject, prompt: str, output: str) -> Usage:
-    """Chat (`prompt`/`completion`) or Responses (`input`/`output`) usage, in our meaning."""
-    details = get_dict(raw, f"{prompt}_tokens_details")
+class UsageKeys(NamedTuple):
+    """The names of one API's usage fields: (prompt, prompt details, output, output details)."""
+
+    prompt: str
+    prompt_details: str
+    output: str
+    output_details: str
+
+
+CHAT_KEYS = UsageKeys(
+    "prompt_tokens", "prompt_tokens_details", "completion_tokens", "completion_tokens_details"
+)
+RESPONSES_KEYS = UsageKeys(
+    "input_tokens", "input_tokens_details", "output_tokens", "output_tokens_details"
+)
+
+
+def openai_usage(raw: JsonObject, keys: UsageKeys) -> Usage:
+    """Chat (CHAT_KEYS) or Responses (RESPONSES_KEYS) usage, in our meaning."""
+    details = get_dict(raw, keys.prompt_details)
     cached = as_int(details.get("cached_tokens"))
     written = as_int(details.get("cache_write_tokens"))
     return Usage(
-        input_tokens=max(as_int(raw.get(f"{prompt}_tokens")) - cached - written, 0),
-        output_tokens=as_int(raw.get(f"{output}_tokens")),
+        input_tokens=max(as_int(raw.get(keys.prompt)) - cached - written, 0),
+        output_tokens=as_int(raw.get(keys.output)),
         cache_read_tokens=cached,
         cache_write_tokens=written,
-        reasoning_tokens=as_int(get_dict(raw, f"{output}_tokens_details").get("reasoning_tokens")),
+        reasoning_tokens=as_int(get_dict(raw, keys.output_details).get("reasoning_tokens")),
     )
 
 
@@ -74,7 +91,7 @@ def on_chat_event(state: Accumulator, name: bytes | None, data: bytes) -> None:
         return
     raw = obj.get("usage")
     if raw:  # null on every chunk but the last of an include_usage stream
-        state.usage = openai_usage(raw, "prompt", "completion")
+        state.usage = openai_usage(raw, CHAT_KEYS)
         state.final = True
     if state.response_id is None:
         state.response_id = get_str(obj, "id")
@@ -109,7 +126,7 @@ def apply_chat(state: Accumulator, obj: JsonObject) -> None:
     """A non-streamed chat/completions answer."""
     raw = obj.get("usage")
     if isinstance(raw, dict):
-        state.usage = openai_usage(raw, "prompt", "completion")
+        state.usage = openai_usage(raw, CHAT_KEYS)
         state.final = True
     state.response_id = get_str(obj, "id")
     state.response_model = get_str(obj, "model")

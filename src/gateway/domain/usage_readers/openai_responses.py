@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from gateway.domain.usage_readers.base import StreamError, UsageReader
-from gateway.domain.usage_readers.openai import error_of, openai_usage
+from gateway.domain.usage_readers.openai import RESPONSES_KEYS, error_of, openai_usage
 from gateway.domain.usage_readers.readers import Accumulator, JsonUsageReader, SseUsageReader
 from gateway.domain.usage_readers.scan import (
     JsonObject,
@@ -72,7 +72,7 @@ def apply_response(state: Accumulator, response: JsonObject) -> None:
     raw = response.get("usage")
     status = get_str(response, "status")
     if isinstance(raw, dict):
-        state.usage = openai_usage(raw, "input", "output")
+        state.usage = openai_usage(raw, RESPONSES_KEYS)
     # A background (`queued`/`in_progress`) answer is not over yet; any other one is.
     state.final = isinstance(raw, dict) or status in _ENDED
     state.terminal_status = status or state.terminal_status
