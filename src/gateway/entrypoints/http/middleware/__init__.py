@@ -4,8 +4,9 @@ Sanic awaits each registered middleware between two signal dispatches, so the en
 from one request middleware and one response middleware (instead of up to seven middlewares).
 Request hooks run in order and the first answer wins (a CORS preflight); response hooks run in
 reverse, so CORS headers are added last, to every response (errors included), and the request's
-scope closes after all of them. Per-request work that must wait for the end of a stream is
-registered on the request's scope (see scope.py).
+scope closes after all of them, unless the relay handler closes it after its answer is out.
+Per-request work that must wait for the end of the request is registered on the request's
+scope (see scope.py).
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """The end of a request, wherever it happens.
 
-A buffered response ends in the response middleware. A stream ends later, when its last chunk
-is sent (the response middleware ran before its first byte), and a request whose client leaves
-ends with its cancelled handler. Middleware registers `at_end` callbacks; the relay handler
-calls `defer_end` before streaming and `end_request` when the stream or the task ends.
+A response the gateway answers itself (health, metrics, an error) ends in the response
+middleware. A relayed response ends after it was written: a buffered one right after its one
+write, a stream when its last chunk is sent (the response middleware ran before the first
+byte of either), and a request whose client leaves ends with its cancelled handler.
+Middleware registers `at_end` callbacks; the relay handler calls `defer_end` before it responds
+and `end_request` once the answer is out or the task ends.
 """
 
 from __future__ import annotations
