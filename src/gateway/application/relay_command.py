@@ -19,7 +19,7 @@ class Headers(Protocol):
     def items(self) -> Iterable[tuple[str, str]]: ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)  # built per request: not frozen, cheaper (treat as immutable)
 class RelayCommand:
     route: Route
     route_name: str  # the route template, for logs and events

@@ -20,7 +20,7 @@ _STREAMABLE = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built per request: not frozen, cheaper (treat as immutable)
 class RequestIntent:
     model: str | None
     stream: bool

@@ -33,21 +33,22 @@ class Caller:
             object.__setattr__(self, "fingerprint", fingerprint_of_hash(digest))
 
 
-# Clients reuse a handful of keys: hashing each once per process, not once per request, is
-# measurably cheaper on the hot path. Bounded so a flood of random keys cannot grow it.
-_KNOWN: dict[str, tuple[str, str]] = {}
+# Clients reuse a handful of keys: hashing each (and building its Caller, which is immutable and
+# so shared) once per process, not once per request, is measurably cheaper on the hot path.
+# Bounded so a flood of random keys cannot grow it.
+_KNOWN: dict[tuple[str, CredentialPlace], Caller] = {}
 _KNOWN_LIMIT = 10_000
 
 
 def caller_for(credential: str, place: CredentialPlace) -> Caller:
-    known = _KNOWN.get(credential)
-    if known is None:
+    caller = _KNOWN.get((credential, place))
+    if caller is None:
         digest = key_hash(credential)
-        known = (digest, fingerprint_of_hash(digest))
+        caller = Caller(Secret(credential), place, digest, fingerprint_of_hash(digest))
         if len(_KNOWN) >= _KNOWN_LIMIT:
             _KNOWN.clear()
-        _KNOWN[credential] = known
-    return Caller(Secret(credential), place, known[0], known[1])
+        _KNOWN[(credential, place)] = caller
+    return caller
 
 
 ANONYMOUS = Caller(Secret(""), None, None, None)

@@ -9,7 +9,7 @@ import orjson
 from gateway.domain.events import RequestLogEvent
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built per event: not frozen, cheaper (treat as immutable)
 class Outgoing:
     """An event ready for JetStream: its subject, its dedup id and its JSON payload."""
 

@@ -14,7 +14,7 @@ from gateway.domain.provider import Operation, Provider
 from gateway.domain.usage import Usage
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)  # built per request: not frozen, cheaper (treat as immutable)
 class AuthorizationRequest:
     request_id: str
     caller: Caller

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built per request: not frozen, cheaper (treat as immutable)
 class UpstreamRequest:
     method: str
     url: str  # absolute, query included
