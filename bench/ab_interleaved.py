@@ -34,6 +34,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent / "src")]
 
+import ab  # noqa: E402
 import contenders as cs  # noqa: E402
 import run  # noqa: E402
 import workloads as wl  # noqa: E402
@@ -149,14 +150,8 @@ def _cpu_rounds(args: argparse.Namespace, running: list[cs.Running], work: Path)
                 raise SystemExit(f"{name}: {figures['errors']:.0f} errors in round {index + 1}")
             cpu[name].append(figures["cpu_us"])
             print(f"{index + 1:>5} {name:>5} {figures['cpu_us']:>11.1f} {figures['rps']:>8.0f}")
-    differences = [b - a for a, b in zip(cpu["base"], cpu["this"], strict=True)]
-    wins = sum(d < 0 for d in differences)
-    print(
-        f"median CPU µs/req: base {statistics.median(cpu['base']):.1f}, "
-        f"this {statistics.median(cpu['this']):.1f}; median of the rounds' differences "
-        f"(this - base) {statistics.median(differences):+.1f} µs; "
-        f"this tree cheaper in {wins} of {len(differences)} rounds"
-    )
+    for line in ab.summary(cpu["base"], cpu["this"]):  # medians, pairs' differences, wins
+        print(line)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 
 from sanic import Request
 from sanic.compat import Header
@@ -53,16 +54,16 @@ def _command(request: Request, route: Route, route_name: str) -> RelayCommand:
     )
 
 
-async def relay(request: Request, route: Route, route_name: str) -> HTTPResponse | None:
+async def relay(request: Request, route: Route, route_name: str) -> None:
     try:
-        return await _relay(request, route, route_name)
+        await _relay(request, route, route_name)
     except asyncio.CancelledError:
         # The client left before a response: no response middleware will run.
         end_request(request, CLIENT_CLOSED_STATUS)
         raise
 
 
-async def _relay(request: Request, route: Route, route_name: str) -> HTTPResponse | None:
+async def _relay(request: Request, route: Route, route_name: str) -> None:
     service: RelayService = request.app.ctx.relay
     command = _command(request, route, route_name)
     request.ctx.relayed = True  # from here on, the request ends in a request-log event
@@ -70,34 +71,40 @@ async def _relay(request: Request, route: Route, route_name: str) -> HTTPRespons
     headers = Header(exchange.headers)
     headers[REQUEST_ID_HEADER] = command.request_id
     if exchange.streaming:
-        await _stream(request, exchange, headers, route.provider.value)
-        return None
+        provider = route.provider.value
+        await _deliver(request, exchange, _send_stream(request, exchange, headers, provider))
+        return
     try:
         body = await exchange.read_body()
     except BaseException as exc:
         exchange.finish(exc)
         raise
     headers[OVERHEAD_HEADER] = _overhead_ms(exchange)
-    await _respond(request, exchange, HTTPResponse(body, status=exchange.status, headers=headers))
-    return None
+    response = HTTPResponse(body, status=exchange.status, headers=headers)
+    await _deliver(request, exchange, _send_whole(request, response))
 
 
-async def _respond(request: Request, exchange: RelayExchange, response: HTTPResponse) -> None:
-    """Sends a buffered answer, then concludes the request. Returned from the handler, the
-    response would be written only after the response middleware, and the request's end (its
-    event, usage record, access line, metrics) would run before the client had a byte: done
-    here, after the write (uvloop writes at once), that work is off the client's latency."""
+async def _deliver(request: Request, exchange: RelayExchange, sending: Awaitable[None]) -> None:
+    """Sends the answer, then concludes the request: the exchange first (its event, usage
+    record, access line, span attributes), then the request's scope. Returned from the handler,
+    a buffered answer would be written only after the response middleware, with the request's
+    end done before the client had a byte; here that work comes after the write (uvloop writes
+    at once), as it comes after a stream's last chunk."""
     defer_end(request)
     try:
         try:
-            sent = await request.respond(response)  # runs the response middleware
-            await sent.send(end_stream=True)
+            await sending
         except BaseException as exc:
             exchange.finish(exc)
             raise
-        exchange.finish()
+        exchange.finish()  # a no-op when sending has concluded it already
     finally:
         end_request(request, exchange.status)
+
+
+async def _send_whole(request: Request, response: HTTPResponse) -> None:
+    sent = await request.respond(response)  # runs the response middleware
+    await sent.send(end_stream=True)
 
 
 def _overhead_ms(exchange: RelayExchange) -> str:
@@ -106,18 +113,7 @@ def _overhead_ms(exchange: RelayExchange) -> str:
     return f"{exchange.own_seconds() * 1000:.3f}"
 
 
-async def _stream(
-    request: Request, exchange: RelayExchange, headers: Header, provider: str
-) -> None:
-    defer_end(request)
-    try:
-        await _stream_body(request, exchange, headers, provider)
-    finally:
-        # After exchange.finish(): the event (access line, span attributes) comes first.
-        end_request(request, exchange.status)
-
-
-async def _stream_body(
+async def _send_stream(
     request: Request, exchange: RelayExchange, headers: Header, provider: str
 ) -> None:
     """Chunks go to the client as they arrive. A client that leaves cancels this task: the
@@ -138,11 +134,6 @@ async def _stream_body(
         transport = request.transport
         if transport is not None:
             transport.abort()  # type: ignore[attr-defined]
-        return
-    except BaseException as exc:
-        exchange.finish(exc)
-        raise
-    exchange.finish()
 
 
 async def _send_measured(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse
 
 from gateway.domain.provider import Operation
 from gateway.domain.routes import STATIC_ROUTES, claude_batch_route
@@ -19,42 +18,42 @@ _BATCH = "/v1/messages/batches/{id}"
 
 
 @claude.post("/v1/messages")
-async def messages(request: Request) -> HTTPResponse | None:
-    return await relay(request, _MESSAGES, "/v1/messages")
+async def messages(request: Request) -> None:
+    await relay(request, _MESSAGES, "/v1/messages")
 
 
 @claude.post("/v1/messages/count_tokens")
-async def count_tokens(request: Request) -> HTTPResponse | None:
-    return await relay(request, _COUNT, "/v1/messages/count_tokens")
+async def count_tokens(request: Request) -> None:
+    await relay(request, _COUNT, "/v1/messages/count_tokens")
 
 
 @claude.post("/v1/messages/batches")
-async def create_batch(request: Request) -> HTTPResponse | None:
-    return await relay(request, _CREATE, "/v1/messages/batches")
+async def create_batch(request: Request) -> None:
+    await relay(request, _CREATE, "/v1/messages/batches")
 
 
 @claude.get("/v1/messages/batches")
-async def list_batches(request: Request) -> HTTPResponse | None:
-    return await relay(request, _LIST, "/v1/messages/batches")
+async def list_batches(request: Request) -> None:
+    await relay(request, _LIST, "/v1/messages/batches")
 
 
 @claude.get("/v1/messages/batches/<batch_id:str>")
-async def get_batch(request: Request, batch_id: str) -> HTTPResponse | None:
-    return await relay(request, claude_batch_route(Operation.BATCH_GET, batch_id), _BATCH)
+async def get_batch(request: Request, batch_id: str) -> None:
+    await relay(request, claude_batch_route(Operation.BATCH_GET, batch_id), _BATCH)
 
 
 @claude.delete("/v1/messages/batches/<batch_id:str>")
-async def delete_batch(request: Request, batch_id: str) -> HTTPResponse | None:
-    return await relay(request, claude_batch_route(Operation.BATCH_DELETE, batch_id), _BATCH)
+async def delete_batch(request: Request, batch_id: str) -> None:
+    await relay(request, claude_batch_route(Operation.BATCH_DELETE, batch_id), _BATCH)
 
 
 @claude.get("/v1/messages/batches/<batch_id:str>/results")
-async def batch_results(request: Request, batch_id: str) -> HTTPResponse | None:
+async def batch_results(request: Request, batch_id: str) -> None:
     route = claude_batch_route(Operation.BATCH_RESULTS, batch_id)
-    return await relay(request, route, _BATCH + "/results")
+    await relay(request, route, _BATCH + "/results")
 
 
 @claude.post("/v1/messages/batches/<batch_id:str>/cancel")
-async def cancel_batch(request: Request, batch_id: str) -> HTTPResponse | None:
+async def cancel_batch(request: Request, batch_id: str) -> None:
     route = claude_batch_route(Operation.BATCH_CANCEL, batch_id)
-    return await relay(request, route, _BATCH + "/cancel")
+    await relay(request, route, _BATCH + "/cancel")

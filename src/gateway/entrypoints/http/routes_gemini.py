@@ -8,7 +8,6 @@ dispatched in routes_openai by the credential header.
 from __future__ import annotations
 
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse
 
 from gateway.domain.routes import (
     gemini_get_model_route,
@@ -27,22 +26,22 @@ def uses_gemini_credential(request: Request) -> bool:
 
 
 @gemini.get("/v1beta/models")
-async def list_models(request: Request) -> HTTPResponse | None:
-    return await relay(request, _LIST, "/v1beta/models")
+async def list_models(request: Request) -> None:
+    await relay(request, _LIST, "/v1beta/models")
 
 
 @gemini.get("/v1beta/models/<model:str>")
-async def get_model(request: Request, model: str) -> HTTPResponse | None:
-    return await relay(request, gemini_get_model_route(model), "/v1beta/models/{model}")
+async def get_model(request: Request, model: str) -> None:
+    await relay(request, gemini_get_model_route(model), "/v1beta/models/{model}")
 
 
 @gemini.post("/v1beta/models/<model_action:str>")
-async def model_action(request: Request, model_action: str) -> HTTPResponse | None:
+async def model_action(request: Request, model_action: str) -> None:
     route = gemini_model_route(model_action)
-    return await relay(request, route, "/v1beta/models/{model}:{action}")
+    await relay(request, route, "/v1beta/models/{model}:{action}")
 
 
 @gemini.post("/v1/models/<model_action:str>")
-async def model_action_v1(request: Request, model_action: str) -> HTTPResponse | None:
+async def model_action_v1(request: Request, model_action: str) -> None:
     route = gemini_model_route(model_action, "v1")
-    return await relay(request, route, "/v1/models/{model}:{action}")
+    await relay(request, route, "/v1/models/{model}:{action}")

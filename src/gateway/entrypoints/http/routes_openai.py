@@ -30,8 +30,8 @@ def _relay_route(method: str, path: str) -> None:
     route = STATIC_ROUTES[(method, path)]
     name = path.strip("/").replace("/", "_")
 
-    async def handler(request: Request) -> HTTPResponse | None:
-        return await relay(request, route, path)
+    async def handler(request: Request) -> None:
+        await relay(request, route, path)
 
     openai.add_route(handler, path, methods=[method], name=name)
 
@@ -57,22 +57,23 @@ def _models_provider(request: Request) -> Provider:
 
 
 @openai.get("/v1/models")
-async def list_models(request: Request) -> HTTPResponse | None:
+async def list_models(request: Request) -> None:
     provider = _models_provider(request)
     route = {
         Provider.CLAUDE: _CLAUDE_MODELS,
         Provider.GEMINI: _GEMINI_MODELS,
         Provider.OPENAI: _OPENAI_MODELS,
     }[provider]
-    return await relay(request, route, "/v1/models")
+    await relay(request, route, "/v1/models")
 
 
 @openai.get("/v1/models/<model:str>")
-async def get_model(request: Request, model: str) -> HTTPResponse | None:
+async def get_model(request: Request, model: str) -> None:
     provider = _models_provider(request)
     if provider is Provider.GEMINI:
-        return await relay(request, gemini_get_model_route(model, "v1"), "/v1/models/{model}")
-    return await relay(request, model_info_route(provider, model), "/v1/models/{model}")
+        await relay(request, gemini_get_model_route(model, "v1"), "/v1/models/{model}")
+    else:
+        await relay(request, model_info_route(provider, model), "/v1/models/{model}")
 
 
 @openai.get("/v1/responses")
