@@ -20,6 +20,7 @@ from gateway.domain.routes import Route
 from gateway.entrypoints.http.middleware.request_log import REQUEST_ID_HEADER, new_request_id
 from gateway.entrypoints.http.middleware.scope import defer_end, end_request
 from gateway.entrypoints.http.observability import HttpMetrics
+from gateway.entrypoints.http.relayed_response import RelayedResponse
 from gateway.entrypoints.http.request_body import decode_body
 
 OVERHEAD_HEADER = "x-gateway-overhead-ms"
@@ -80,7 +81,7 @@ async def _relay(request: Request, route: Route, route_name: str) -> None:
         exchange.finish(exc)
         raise
     headers[OVERHEAD_HEADER] = _overhead_ms(exchange)
-    response = HTTPResponse(body, status=exchange.status, headers=headers)
+    response = RelayedResponse(body, status=exchange.status, headers=headers)
     await _deliver(request, exchange, _send_whole(request, response))
 
 
@@ -119,7 +120,7 @@ async def _send_stream(
     """Chunks go to the client as they arrive. A client that leaves cancels this task: the
     upstream response is dropped at once (which stops the upstream generating)."""
     try:
-        response = await request.respond(status=exchange.status, headers=headers)
+        response = await request.respond(RelayedResponse(status=exchange.status, headers=headers))
         metrics: HttpMetrics | None = request.app.ctx.http_metrics
         if metrics is None:
             async for chunk in exchange:
