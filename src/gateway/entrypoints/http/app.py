@@ -69,6 +69,13 @@ def create_app(settings: Settings, runtime: Runtime, name: str | None = None) ->
         configure_logging=False,
     )
     app.ctx.max_body = settings.server.http.max_body_size
+    # Sanic reads a client address from proxy headers only when told to trust them (its
+    # FORWARDED_SECRET, REAL_IP_HEADER or PROXIES_COUNT, e.g. from SANIC_* variables).
+    # Otherwise the answer is always the peer's address: no header parse per request.
+    config = app.config
+    app.ctx.trusts_proxies = bool(
+        config.FORWARDED_SECRET or config.REAL_IP_HEADER or config.PROXIES_COUNT
+    )
     app.ctx.public_url = settings.server.public_url
     for blueprint in (claude, openai, gemini, system):
         app.blueprint(blueprint)
