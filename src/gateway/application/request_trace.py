@@ -10,6 +10,7 @@ from datetime import datetime
 from gateway.application.relay_command import RelayCommand
 from gateway.application.usage_estimate import estimate_usage
 from gateway.domain.caller import Caller
+from gateway.domain.clock import round_ms
 from gateway.domain.errors import (
     GatewayError,
     InvalidRequest,
@@ -168,9 +169,9 @@ class RequestTrace:
             stream=self.stream,
             status=status,
             outcome=outcome,
-            latency_ms=round((now - self.started) * 1000, 3),
-            upstream_ms=round(self.upstream_wait * 1000, 3),
-            ttft_ms=round(ttft, 3) if ttft is not None else None,
+            latency_ms=round_ms((now - self.started) * 1000),
+            upstream_ms=round_ms(self.upstream_wait * 1000),
+            ttft_ms=round_ms(ttft) if ttft is not None else None,
             usage=EventUsage.of(usage),
             usage_partial=partial,
             usage_estimated=estimated,

@@ -23,3 +23,12 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.perf_counter()
+
+
+def round_ms(ms: float) -> float:
+    """A duration in milliseconds, rounded to the microsecond: `round(ms, 3)` at a third of its
+    cost (0.16 against 0.41 µs). round() with digits goes through a decimal conversion; without,
+    it is a float operation. Three per request (the event's and the access line's times). Where
+    `ms * 1000` lands exactly on a half, the two may differ by a microsecond (0.0005 gives 0.0
+    here, 0.001 from round(ms, 3), which sees the binary value just above the half)."""
+    return round(ms * 1000) / 1000

@@ -12,6 +12,7 @@ from gateway.adapters.observability.event_metrics import EventMetrics, overhead_
 from gateway.adapters.observability.genai import event_attributes
 from gateway.adapters.observability.logging_setup import access_line
 from gateway.adapters.observability.metrics import GatewayMetrics
+from gateway.domain.clock import round_ms
 from gateway.domain.events import RequestLogEvent
 from gateway.domain.ports.events import EventPublisher
 
@@ -32,7 +33,7 @@ def access_fields(event: RequestLogEvent) -> dict[str, Any]:
         "outcome": str(event.outcome),
         "latency_ms": event.latency_ms,
         "upstream_ms": event.upstream_ms,
-        "overhead_ms": round(overhead_ms(event), 3),
+        "overhead_ms": round_ms(overhead_ms(event)),
         "ttft_ms": event.ttft_ms,
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
