@@ -30,6 +30,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         "ab_interleaved.py",
         "client_bench.py",
         "paced_bench.py",
+        "response_headers_bench.py",
     ],
 )
 def test_bench_script_starts(script: str) -> None:
@@ -63,6 +64,13 @@ def test_client_bench_measures_both_clients() -> None:
     assert done.returncode == 0, done.stderr
     assert "| http1 |" in done.stdout and "| aiohttp |" in done.stdout
     assert "aiohttp / http1:" in done.stdout
+
+
+def test_response_headers_bench_times_both_encoders() -> None:
+    done = _bench("response_headers_bench.py", "--rounds", "1", "--number", "100")
+    assert done.returncode == 0, done.stderr
+    assert "Sanic HTTPResponse" in done.stdout and "gateway RelayedResponse" in done.stdout
+    assert "ratio Sanic / gateway" in done.stdout
 
 
 def test_paced_bench_measures_every_feature_at_every_setting() -> None:
