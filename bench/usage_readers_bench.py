@@ -5,7 +5,8 @@ Run: PYTHONPATH=src python bench/usage_readers_bench.py [rounds]
 Streams: Claude Messages with 64 text deltas, OpenAI chat with 64 chunks (usage included), and
 64 Gemini answers both as alt=sse frames and as one streamed JSON array. Each stream is fed one
 event per chunk (the way upstreams usually flush), through a fresh reader, then report() is
-called; the best of 20 short runs is shown (shared machines are noisy). Also times the two ways of
+called; the best of 20 short runs is shown (shared machines are noisy). The OpenAI stream also
+goes through the filter that hides the usage the gateway asked for. Also times the two ways of
 counting text bytes in a Claude content_block_delta and an OpenAI chunk (one regex pass over the
 raw payload vs orjson.loads and a dict walk), the basis of the choice documented in claude.py
 and openai.py.
@@ -21,6 +22,7 @@ from collections.abc import Callable
 
 import orjson
 
+from gateway.application.openai_usage_filter import OpenAIUsageChunkFilter
 from gateway.domain.provider import Operation, Provider
 from gateway.domain.usage_readers import BodyFraming, usage_reader_for
 from gateway.domain.usage_readers.sse import SseParser
@@ -138,17 +140,24 @@ def gemini_sse_stream() -> list[bytes]:
     ]
 
 
-class SplitterOnly:
-    """The SSE splitter alone, shaped like a reader."""
+class AsReader:
+    """Something fed chunk by chunk, shaped like a reader for time_stream."""
 
-    def __init__(self) -> None:
-        self._parser = SseParser()
+    def __init__(self, feed: Callable[[bytes], object], end: Callable[[], object]) -> None:
+        self.feed = feed
+        self.report = end
 
-    def feed(self, chunk: bytes) -> None:
-        self._parser.feed(chunk)
 
-    def report(self) -> None:
-        self._parser.pending()
+def splitter_only() -> AsReader:
+    """The SSE splitter alone."""
+    parser = SseParser()
+    return AsReader(parser.feed, parser.pending)
+
+
+def filter_only() -> AsReader:
+    """The OpenAI usage-chunk filter (what a client that did not ask for usage gets)."""
+    stream_filter = OpenAIUsageChunkFilter()
+    return AsReader(stream_filter.feed, stream_filter.flush)
 
 
 def _event(name: bytes, data: bytes) -> bytes:
@@ -246,7 +255,7 @@ def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     rounds = max(1, min(rounds, 100_000))
     claude, openai = claude_stream(), openai_stream()
-    report_stream("sse splitter only (claude)", claude, SplitterOnly, rounds)
+    report_stream("sse splitter only (claude)", claude, splitter_only, rounds)
     report_stream(
         "claude messages sse",
         claude,
@@ -259,6 +268,7 @@ def main() -> None:
         lambda: usage_reader_for(Provider.OPENAI, Operation.CHAT_COMPLETIONS, BodyFraming.SSE),
         rounds,
     )
+    report_stream("openai usage-chunk filter", openai, filter_only, rounds)
     report_stream(
         "gemini sse (crlf)",
         gemini_sse_stream(),

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import re
 
-# An event ends at a blank line; OpenAI frames with LF, CRLF is accepted too.
+# An event ends at a blank line; OpenAI frames with LF, CRLF and CR are accepted too. A chunk
+# without CR (what OpenAI sends) is framed with bytes.find/rfind, a C search: the regex's scan
+# tried three alternatives at every byte, 2-3 µs for a 250-byte chunk, twice per chunk.
 _EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+_LF_END = b"\n\n"
 _NULL_USAGE = (b',"usage":null', b'"usage":null,')
 
 
@@ -21,9 +24,7 @@ class OpenAIUsageChunkFilter:
 
     def feed(self, chunk: bytes) -> bytes:
         data = self._pending + chunk if self._pending else chunk
-        last_end = 0
-        for match in _EVENT_END.finditer(data):
-            last_end = match.end()
+        last_end = _last_event_end(data)
         if last_end == 0:
             self._pending = data
             return b""
@@ -36,8 +37,10 @@ class OpenAIUsageChunkFilter:
 
     @staticmethod
     def _filter_events(block: bytes) -> bytes:
-        if b'"usage"' not in block:
+        if block.rfind(b'"usage"') < 0:  # from the end: OpenAI writes "usage" last
             return block
+        if 13 not in block and block.find(_LF_END) == len(block) - 2:
+            return _filter_event(block)  # one LF-framed event, the usual chunk
         out: list[bytes] = []
         position = 0
         for match in _EVENT_END.finditer(block):
@@ -48,10 +51,24 @@ class OpenAIUsageChunkFilter:
         return b"".join(out)
 
 
+def _last_event_end(data: bytes) -> int:
+    """Where the last complete event of `data` ends; 0 when none has."""
+    if 13 not in data:  # no CR (`int in bytes` is a memchr)
+        at = data.rfind(_LF_END)
+        return 0 if at < 0 else at + 2
+    last_end = 0
+    for match in _EVENT_END.finditer(data):
+        last_end = match.end()
+    return last_end
+
+
 def _filter_event(event: bytes) -> bytes:
+    # Searched from the end, where OpenAI writes "usage". An unescaped `"usage":` cannot occur
+    # inside a string value, so the one found is the member; null on every chunk but the last.
+    for member in _NULL_USAGE:
+        at = event.rfind(member)
+        if at >= 0:
+            return event[:at] + event[at + len(member) :]
     if b'"usage":{' in event and b'"choices":[]' in event:
         return b""  # the usage-only chunk the client did not ask for
-    for member in _NULL_USAGE:
-        if member in event:
-            return event.replace(member, b"", 1)
     return event

@@ -21,11 +21,43 @@ EXPECTED = (
 )
 
 
+# Event ends as OpenAI sends them (LF) and the other SSE framings.
+FRAMINGS = {"lf": b"\n\n", "crlf": b"\r\n\r\n", "cr": b"\r\r"}
+
+
+@pytest.mark.parametrize("framing", FRAMINGS)
 @pytest.mark.parametrize("size", [1, 2, 7, 64, len(STREAM)])
-def test_filter_gives_the_stream_the_client_asked_for_whatever_the_chunking(size: int) -> None:
+def test_filter_gives_the_stream_the_client_asked_for_whatever_the_chunking(
+    size: int, framing: str
+) -> None:
+    stream = STREAM.replace(b"\n\n", FRAMINGS[framing])
     stream_filter = OpenAIUsageChunkFilter()
-    out = b"".join(stream_filter.feed(STREAM[i : i + size]) for i in range(0, len(STREAM), size))
-    assert out + stream_filter.flush() == EXPECTED
+    out = b"".join(stream_filter.feed(stream[i : i + size]) for i in range(0, len(stream), size))
+    assert out + stream_filter.flush() == EXPECTED.replace(b"\n\n", FRAMINGS[framing])
+
+
+@pytest.mark.parametrize("framing", FRAMINGS)
+def test_filter_passes_one_event_per_chunk_at_once(framing: str) -> None:
+    # The usual chunking: each event comes whole, and leaves filtered, without waiting.
+    end = FRAMINGS[framing]
+    events = [event + end for event in STREAM.split(b"\n\n") if event]
+    expected = [event + end for event in EXPECTED.split(b"\n\n") if event]
+    stream_filter = OpenAIUsageChunkFilter()
+    out = [stream_filter.feed(event) for event in events]
+    assert [piece for piece in out if piece] == expected
+    assert stream_filter.flush() == b""
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, len(STREAM)])
+def test_stray_blank_lines_keep_the_events_whatever_the_chunking(size: int) -> None:
+    # A blank line too many after each event: the bytes between events may differ (the blank
+    # line after a removed event stays), the events the client parses may not.
+    stream = STREAM.replace(b"\n\n", b"\n\n\n")
+    stream_filter = OpenAIUsageChunkFilter()
+    out = b"".join(stream_filter.feed(stream[i : i + size]) for i in range(0, len(stream), size))
+    out += stream_filter.flush()
+    events = [event.strip(b"\n") for event in out.split(b"\n\n") if event.strip(b"\n")]
+    assert events == [event for event in EXPECTED.split(b"\n\n") if event]
 
 
 def test_filter_leaves_text_that_mentions_usage_alone() -> None:
