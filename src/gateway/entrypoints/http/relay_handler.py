@@ -36,8 +36,8 @@ def _public_origin(request: Request) -> str:
 
 def _command(request: Request, route: Route, route_name: str) -> RelayCommand:
     raw = request.body
-    app = request.app.ctx
-    body = decode_body(raw, request.headers.get("content-encoding"), app.max_body)
+    app_ctx = request.app.ctx
+    body = decode_body(raw, request.headers.get("content-encoding"), app_ctx.max_body)
     return RelayCommand(
         route=route,
         route_name=route_name,
@@ -48,7 +48,7 @@ def _command(request: Request, route: Route, route_name: str) -> RelayCommand:
         bytes_in=len(raw),
         # The logging middleware's id, so log lines, the header and the event agree.
         request_id=getattr(request.ctx, "request_id", None) or new_request_id(),
-        client_ip=(request.remote_addr or request.ip) if app.trusts_proxies else request.ip,
+        client_ip=(request.remote_addr or request.ip) if app_ctx.trusts_proxies else request.ip,
         # Only Claude batch answers need it (results_url): not worth computing on every request.
         public_origin=(
             _public_origin(request) if route.operation in RESULTS_URL_OPERATIONS else None
