@@ -7,6 +7,7 @@ longer starts is found here rather than by the next person who needs it.
 from __future__ import annotations
 
 import cProfile
+import importlib
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         "client_bench.py",
         "paced_bench.py",
         "response_headers_bench.py",
+        "stream_tail.py",
     ],
 )
 def test_bench_script_starts(script: str) -> None:
@@ -81,6 +83,63 @@ def test_paced_bench_measures_every_feature_at_every_setting() -> None:
     assert done.stdout.count("5ms") == 3 and "2ms" in done.stdout and "0ms" in done.stdout
 
 
+def test_stream_tail_measures_streams_through_a_contender() -> None:
+    # The smallest run, untraced: the trace needs perf and the right to trace system calls.
+    options = ("--contenders", "relay_1w", "--streams", "10", "--seconds", "1", "--no-trace")
+    done = _bench("stream_tail.py", *options, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    row = next(line for line in done.stdout.splitlines() if "gateway relay only" in line)
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    # +TTFB p50, +TTFB p99, CPU µs/stream, CPU %, errors: measured, and no stream failed.
+    assert len(cells) == 6 and "n/a" not in cells, row
+    assert float(cells[3]) > 0 and cells[5] == "0", row
+
+
+def _bench_module(name: str) -> ModuleType:
+    """A module of bench/ (its scripts import each other by bare name)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def _loop_turns() -> ModuleType:
+    return _bench_module("loop_turns")
+
+
+def test_loop_turns_are_the_gaps_between_one_wait_and_the_next() -> None:
+    # perf trace lines of two threads; only the loop's (4242) count. Turns: 2.0 ms after the
+    # first wait (10.0 + 1.0 -> 13.0), 0.5 ms after the second (13.0 + 4.0 -> 17.5).
+    trace = "\n".join(
+        [
+            "    10.000 ( 1.000 ms): python/4242 epoll_pwait(epfd: 4, maxevents: 1024) = 3",
+            "    11.000 ( 5.000 ms): python/4243 epoll_wait(epfd: 9, maxevents: 8) = 1",
+            "         ? (         ): python/4242  ... [continued]: epoll_pwait()) = 1",
+            "    13.000 ( 4.000 ms): python/4242 epoll_pwait(epfd: 4, maxevents: 1024) = 7",
+            "    17.500 ( 0.100 ms): python/4242 epoll_pwait(epfd: 4, maxevents: 1024) = 0",
+        ]
+    )
+    turns = _loop_turns().parse_turns(trace, 4242)
+    assert turns.lengths == [2.0, 0.5] and turns.ready == [3, 7]
+    assert turns.span == 6.5  # from 11.0 to 17.5
+    assert turns.busy_share() == 2.5 / 6.5
+    # A single-threaded process: perf names no thread.
+    lone = "  0.316 ( 0.023 ms): epoll_pwait(epfd: 4) = 1\n  1.000 ( 0.2 ms): epoll_wait() = 2"
+    assert _loop_turns().parse_turns(lone, 1).lengths == [pytest.approx(0.661)]
+
+
+def test_arrival_wait_weighs_long_turns_by_their_length() -> None:
+    turns = _loop_turns().Turns(lengths=[1.0] * 90 + [10.0], ready=[1] * 91, span=1000.0)
+    # An arrival waits for what is left of the turn in progress: x is exceeded by
+    # sum(max(0, b - x)) / span of arrivals. 1 % of arrivals wait over 1.0 ms (only the
+    # 10 ms turn has more left: (10 - 1) / 1000 = 0.9 %, so x is just below 1.0).
+    wait = turns.arrival_wait(0.01)
+    assert 0.98 < wait < 1.0
+    assert turns.arrival_wait(0.005) == pytest.approx(5.0)  # (10 - 5) / 1000
+    assert turns.arrival_wait(0.5) == 0.0  # half of the time the loop is waiting
+
+
 def _bench(script: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(BENCH / script), *args],
@@ -127,12 +186,7 @@ def test_profile_diff_ranks_what_the_second_profile_adds(tmp_path: Path) -> None
 
 
 def _ab() -> ModuleType:
-    sys.path.insert(0, str(BENCH))
-    try:
-        import ab
-    finally:
-        sys.path.remove(str(BENCH))
-    return ab
+    return _bench_module("ab")
 
 
 def test_ab_reads_the_w2_figures_of_a_run_table() -> None:
