@@ -50,13 +50,6 @@ from apis import API_NAMES, api_request, stream_headers  # noqa: E402
 from loop_turns import Turns, parse_turns  # noqa: E402
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
-
-
 def _ttfb(port: int, api: str, key: str, streams: int, seconds: float) -> tuple[list[float], int]:
     extra = stream_headers(wl.STREAM_DELTAS, wl.STREAM_DELAY_MS)
     raw = api_request(api, stream=True, key=key).raw("127.0.0.1", port, extra)
@@ -113,8 +106,8 @@ def _measure(
     cpu = procs.cpu_seconds(pid) - cpu_before
     wall = time.perf_counter() - started  # past --seconds: the streams open then run to their end
     figures = {
-        "ttfb_p50": pct(ttfb, 50) - pct(direct, 50),
-        "ttfb_p99": pct(ttfb, 99) - pct(direct, 99),
+        "ttfb_p50": wl.pct(ttfb, 50) - wl.pct(direct, 50),
+        "ttfb_p99": wl.pct(ttfb, 99) - wl.pct(direct, 99),
         "cpu_per_stream": cpu / len(ttfb) * 1e6 if ttfb else float("nan"),
         "cpu_share": cpu / wall,
         "errors": float(errors),
@@ -122,13 +115,13 @@ def _measure(
     if trace:
         turns, traced = _traced_run(pid, port, args, key, env.work)
         figures |= {
-            "traced_ttfb_p99": pct(traced, 99) - pct(direct, 99),
+            "traced_ttfb_p99": wl.pct(traced, 99) - wl.pct(direct, 99),
             "busy": turns.busy_share(),
-            "turn_p50": pct(turns.lengths, 50),
-            "turn_p99": pct(turns.lengths, 99),
-            "turn_p999": pct(turns.lengths, 99.9),
+            "turn_p50": wl.pct(turns.lengths, 50),
+            "turn_p99": wl.pct(turns.lengths, 99),
+            "turn_p999": wl.pct(turns.lengths, 99.9),
             "turn_max": max(turns.lengths, default=float("nan")),
-            "ready_p99": pct([float(n) for n in turns.ready], 99),
+            "ready_p99": wl.pct([float(n) for n in turns.ready], 99),
             "arrival_wait_p99": turns.arrival_wait(0.01),
         }
     return figures
@@ -207,6 +200,9 @@ def main() -> None:
     unknown = [n for n in names if n not in pool or pool[n].kind == "direct"]
     if unknown:
         raise SystemExit(f"stream_tail: not a proxy contender: {', '.join(unknown)}")
+    several = [n for n in names if pool[n].workers > 1]
+    if several:  # the trace follows one event loop, and the CPU share is of one core
+        raise SystemExit(f"stream_tail: 1-worker contenders only: {', '.join(several)}")
     chosen = [pool[n] for n in names]
     problem = None if args.no_trace else perf_trace_problem()
     if problem:
