@@ -31,13 +31,13 @@ COLUMNS = (
 )
 
 
-def _median(values: Sequence[float]) -> float:
+def median(values: Sequence[float]) -> float:
     finite = [v for v in values if not math.isnan(v)]
     return statistics.median(finite) if finite else math.nan
 
 
 def _row(figures: Mapping[str, Sequence[float]], floors: Mapping[str, float]) -> dict[str, float]:
-    row = {name: _median(values) for name, values in figures.items()}
+    row = {name: median(values) for name, values in figures.items()}
     errors = [row.get(f"w2_{c}_errors", 0.0) for c in (16, 64)]
     row["w2_errors"] = sum(e for e in errors if not math.isnan(e))
     rps = row.get("w2_64_rps", math.nan)
@@ -56,7 +56,7 @@ def _table(
     api: str, chosen: Sequence[Contender], results: Mapping, unavailable: Mapping[str, str]
 ) -> list[str]:
     floors = {
-        floor: _median(results.get(f"floor_{floor}", {}).get(api, {}).get("w2_64_rps", []))
+        floor: median(results.get(f"floor_{floor}", {}).get(api, {}).get("w2_64_rps", []))
         for floor in ("aiohttp", "sanic")
     }
     lines = [f"### {api}", "", "| contender | " + " | ".join(h for _, h, _ in COLUMNS) + " |"]

@@ -41,21 +41,17 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent / "src")]
 
 import contenders as cs  # noqa: E402
-import loadgen  # noqa: E402
 import procs  # noqa: E402
+import report  # noqa: E402
 import run  # noqa: E402
-import uvloop  # noqa: E402
 import workloads as wl  # noqa: E402
-from apis import API_NAMES, api_request, stream_headers  # noqa: E402
+from apis import API_NAMES  # noqa: E402
 from loop_turns import Turns, parse_turns  # noqa: E402
 
 
 def _ttfb(port: int, api: str, key: str, streams: int, seconds: float) -> tuple[list[float], int]:
-    extra = stream_headers(wl.STREAM_DELTAS, wl.STREAM_DELAY_MS)
-    raw = api_request(api, stream=True, key=key).raw("127.0.0.1", port, extra)
-    exchanges = uvloop.run(loadgen.streams(port, raw, streams, seconds, wl.STREAM_PERIOD))
-    good = [e for e in exchanges if e.status == 200 and e.first_body]
-    return [(e.first_body - e.sent) * 1000 for e in good], len(exchanges) - len(good)
+    good, errors = wl.stream_exchanges(port, api, key, streams, seconds)
+    return wl.ttfb_ms(good), errors
 
 
 def perf_trace_problem() -> str | None:
@@ -168,15 +164,9 @@ def render(rows: dict[str, list[dict[str, float]]], trace: bool) -> str:
         cells = []
         for _, key, form in columns:
             values = [r[key] for r in repeats if key in r]
-            cells.append(form.format(_median(values)) if values else "n/a")
+            cells.append(form.format(report.median(values)) if values else "n/a")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def _args() -> argparse.Namespace:

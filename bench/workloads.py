@@ -173,12 +173,25 @@ def wrk_run(
 # W3 ------------------------------------------------------------------------------------------
 
 
-def _streams(port: int, api: str, key: str, concurrency: int, seconds: float) -> dict[str, float]:
+def stream_exchanges(
+    port: int, api: str, key: str, concurrency: int, seconds: float
+) -> tuple[list[loadgen.Exchange], int]:
+    """W3's streams at one concurrency: the streams that answered 200 and sent a body byte,
+    and how many did not."""
     extra = stream_headers(STREAM_DELTAS, STREAM_DELAY_MS)
     raw = api_request(api, stream=True, key=key).raw("127.0.0.1", port, extra)
     exchanges = uvloop.run(loadgen.streams(port, raw, concurrency, seconds, STREAM_PERIOD))
     good = [e for e in exchanges if e.status == 200 and e.first_body]
-    ttfb = [(e.first_body - e.sent) * 1000 for e in good]
+    return good, len(exchanges) - len(good)
+
+
+def ttfb_ms(exchanges: list[loadgen.Exchange]) -> list[float]:
+    return [(e.first_body - e.sent) * 1000 for e in exchanges]
+
+
+def _streams(port: int, api: str, key: str, concurrency: int, seconds: float) -> dict[str, float]:
+    good, errors = stream_exchanges(port, api, key, concurrency, seconds)
+    ttfb = ttfb_ms(good)
     gaps = [gap * 1000 for e in good for gap in e.gaps]
     stall = 2 * STREAM_DELAY_MS
     return {
@@ -186,7 +199,7 @@ def _streams(port: int, api: str, key: str, concurrency: int, seconds: float) ->
         "gap_p99": pct(gaps, 99),
         "gap_max": max(gaps, default=float("nan")),
         "stalls": float(sum(1 for e in good if any(g * 1000 > stall for g in e.gaps))),
-        "errors": float(len(exchanges) - len(good)),
+        "errors": float(errors),
         "streams": float(len(good)),
     }
 
