@@ -6,7 +6,8 @@ keep-alive connections and parses answers with httptools, a few µs per request.
 
 - `fixed_rate`: requests sent on a fixed schedule whatever the answers (open loop); latency is
   measured from the *scheduled* send time, so a stalled server cannot hide its queue
-  (no coordinated omission).
+  (no coordinated omission), or from the actual one when the request went out early
+  (`Exchange.latency`).
 - `streams`: N concurrent streams, each slot re-opening a stream as soon as the last one ends;
   records time to first body byte and every gap between body reads.
 - `idle_streams`: opens N streams that send one event and then stay silent, holds them open,
@@ -38,6 +39,14 @@ class Exchange:
     status: int = 0
     gaps: list[float] = field(default_factory=list)
     track_gaps: bool = False
+
+    @property
+    def latency(self) -> float:
+        """Seconds from the scheduled send to the answer's end, or from the actual send when it
+        went out early: uvloop's timers tick in milliseconds, so a sleep may end up to 1 ms
+        before its slot, and counting from the slot would make a fast answer look faster than
+        it was (even negative)."""
+        return self.done - min(self.scheduled, self.sent)
 
 
 class _Connection(asyncio.Protocol):

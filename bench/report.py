@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 import workloads as wl
 from contenders import Contender
 
-# (metric, header, format); W1/W3 figures are *added* over direct, measured just before.
+# (metric, header, format); W1/W3 figures are *added* over direct (W1's interleaved with it, W3's
+# measured just before).
 COLUMNS = (
     ("w2_16_rps", "W2 req/s @16", "{:.0f}"),
     ("w2_64_rps", "W2 req/s @64", "{:.0f}"),
@@ -88,7 +89,8 @@ def render(
         f"Medians over {repeats} repeat(s); upstream: {args.upstream}; "
         f"W1 open loop (bench/loadgen.py raw-socket client) at {plan.low_rate:.0f} req/s x "
         f"{plan.low_count} and {plan.high_rate:.0f} req/s x {plan.high_count}, added over direct "
-        f"measured just before; W2 closed loop (wrk, {plan.wrk_seconds} s, 1 thread); W3 "
+        f"(interleaved in {plan.w1_chunks} alternating chunks); W2 closed loop (wrk, "
+        f"{plan.wrk_seconds} s, 1 thread); W3 "
         f"bench/loadgen.py streams of {wl.STREAM_DELTAS} deltas {wl.STREAM_DELAY_MS} ms apart, "
         f"stall = a gap > {2 * wl.STREAM_DELAY_MS} ms, stall-free = at most "
         f"{wl.STALL_TOLERANCE[0]:.1%} of streams stalled, searched over {list(wl.LEVELS)} for "

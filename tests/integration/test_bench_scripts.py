@@ -16,6 +16,8 @@ from types import ModuleType
 
 import pytest
 
+from gateway.devtools.loopback import free_port
+
 pytestmark = pytest.mark.integration
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
@@ -93,6 +95,30 @@ def test_stream_tail_measures_streams_through_a_contender() -> None:
     # +TTFB p50, +TTFB p99, CPU µs/stream, CPU %, errors: measured, and no stream failed.
     assert len(cells) == 6 and "n/a" not in cells, row
     assert float(cells[3]) > 0 and cells[5] == "0", row
+
+
+def test_w1_interleaves_its_sides_in_chunks_and_pools_every_request(tmp_path: Path) -> None:
+    # Both "sides" are the fast upstream itself: what is checked is the chunking (50 requests
+    # in 3 chunks are 17 + 17 + 16 per side) and that every answer is pooled, with no error.
+    procs, workloads = _bench_module("procs"), _bench_module("workloads")
+    apis = _bench_module("apis")
+    port = free_port()
+    upstream = procs.start(
+        "upstream",
+        [sys.executable, str(BENCH / "fast_upstream.py"), "--port", str(port)],
+        "0,1",
+        tmp_path,
+    )
+    try:
+        assert procs.wait_http(upstream, f"http://127.0.0.1:{port}/health") is None
+        raw = apis.api_request("openai", key="k").raw("127.0.0.1", port)
+        sides = {"direct": (port, raw), "proxy": (port, raw)}
+        latencies, errors = workloads.interleaved_open_loop(sides, 400.0, 50, 3)
+    finally:
+        upstream.stop()
+    assert errors == {"direct": 0, "proxy": 0}
+    assert [len(latencies["direct"]), len(latencies["proxy"])] == [50, 50]
+    assert all(0 < ms < 10_000 for ms in latencies["direct"] + latencies["proxy"])
 
 
 def _bench_module(name: str) -> ModuleType:
