@@ -37,16 +37,17 @@ def read_figures(table: str) -> tuple[float, float]:
     raise ValueError("no W2 figures in the table")
 
 
-def summary(base: list[float], this: list[float]) -> list[str]:
+def summary(base: list[float], this: list[float], per: str = "req") -> list[str]:
     """The medians, the median of the pairs' differences (steadier than the difference of the
-    medians when the host drifts during the run) and how many pairs the change won."""
+    medians when the host drifts during the run) and how many pairs the change won; `per`
+    names what the CPU figures are per (a request, a stream)."""
     differences = [b - a for a, b in zip(base, this, strict=True)]
     wins = sum(difference < 0 for difference in differences)
     return [
-        f"median CPU µs/req: base {statistics.median(base):.0f}, "
+        f"median CPU µs/{per}: base {statistics.median(base):.0f}, "
         f"this {statistics.median(this):.0f} "
         f"({statistics.median(this) - statistics.median(base):+.0f})",
-        f"median of the pairs' differences: {statistics.median(differences):+.0f} µs/req",
+        f"median of the pairs' differences: {statistics.median(differences):+.0f} µs/{per}",
         f"this tree cheaper in {wins} of {len(differences)} pairs",
     ]
 

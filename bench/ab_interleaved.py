@@ -3,6 +3,7 @@
     git worktree add /tmp/base HEAD~1          # the tree to compare against
     PYTHONPATH=src python bench/ab_interleaved.py --base /tmp/base --contender prod_1w
     PYTHONPATH=src python bench/ab_interleaved.py --base /tmp/base --workload w2
+    PYTHONPATH=src python bench/ab_interleaved.py --base /tmp/base --workload w3 --api claude
 
 Both trees' gateways run at once (pinned to the proxy core, as in run.py), beside the upstream
 and, when the contender needs it, nats-server. Chunks alternate in a rotating order, so that the
@@ -15,6 +16,9 @@ host's drift falls on both trees alike; each round pairs one chunk of each.
 - w2: `wrk` at 64 connections for `--seconds` against each tree's gateway. Prints each round's
   CPU µs per request (the gateway's process tree) and req/s, the medians and the median of the
   rounds' differences: steadier than restarting the whole bench per run (bench/ab.py).
+- w3: W3's streams (64 deltas 20 ms apart, `--streams` at once) for `--seconds` against each
+  tree's gateway. Prints each round's CPU µs per stream and TTFB p99, the medians and the
+  median of the rounds' differences: what a change to the per-chunk path costs or saves.
 
 A difference smaller than the rounds' spread is not a result.
 """
@@ -36,6 +40,7 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent / "src")]
 
 import ab  # noqa: E402
 import contenders as cs  # noqa: E402
+import procs  # noqa: E402
 import run  # noqa: E402
 import workloads as wl  # noqa: E402
 from apis import api_request  # noqa: E402
@@ -73,13 +78,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0, help="requests per second")
     parser.add_argument("--chunk", type=int, default=1000, help="requests per chunk")
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--workload", choices=("w1", "w2"), default="w1")
-    parser.add_argument("--seconds", type=int, default=4, help="w2: wrk seconds per chunk")
+    parser.add_argument("--workload", choices=("w1", "w2", "w3"), default="w1")
+    parser.add_argument("--seconds", type=int, default=4, help="w2, w3: seconds per chunk")
+    parser.add_argument("--streams", type=int, default=200, help="w3: concurrent streams")
     args = parser.parse_args()
     if args.workload == "w2":
         wl.require_wrk()
     os.sched_setaffinity(0, {int(cs.LOAD_CPUS)})
-    contender = next(c for c in cs.CONTENDERS if c.name == args.contender)
+    contender = next(c for c in cs.CONTENDERS + cs.LADDER if c.name == args.contender)
     work = Path(tempfile.mkdtemp(prefix="gateway-ab-latency-"))
     shared_args = argparse.Namespace(upstream="fast", sample_rate=0.1)
     env, shared = run._start_shared(shared_args, work, [contender])
@@ -94,8 +100,10 @@ def main() -> None:
             ports[name], keys[name] = gateway.port, gateway.key
         if args.workload == "w1":
             _latency_rounds(args, ports, keys)
-        else:
+        elif args.workload == "w2":
             _cpu_rounds(args, running, env.work)
+        else:
+            _stream_rounds(args, running)
     finally:
         for gateway in running:
             gateway.stop()
@@ -151,6 +159,32 @@ def _cpu_rounds(args: argparse.Namespace, running: list[cs.Running], work: Path)
             cpu[name].append(figures["cpu_us"])
             print(f"{index + 1:>5} {name:>5} {figures['cpu_us']:>11.1f} {figures['rps']:>8.0f}")
     for line in ab.summary(cpu["base"], cpu["this"]):  # medians, pairs' differences, wins
+        print(line)
+
+
+def _stream_rounds(args: argparse.Namespace, running: list[cs.Running]) -> None:
+    """W3's streams, one chunk per tree per round; CPU of each gateway's tree per stream."""
+    gateways = dict(zip(("base", "this"), running, strict=True))
+    cpu: dict[str, list[float]] = {"base": [], "this": []}
+    for gateway in running:  # warm both: first streams pay connection set-up and first use
+        wl.stream_exchanges(gateway.port, args.api, gateway.key, args.streams, 1.0)
+    print(f"{'round':>5} {'tree':>5} {'CPU µs/stream':>14} {'TTFB p99 ms':>12}")
+    for index in range(args.rounds):
+        order = ("base", "this") if index % 2 == 0 else ("this", "base")
+        for name in order:
+            gateway = gateways[name]
+            assert gateway.proc is not None
+            before = procs.cpu_seconds(gateway.proc.pid)
+            good, errors = wl.stream_exchanges(
+                gateway.port, args.api, gateway.key, args.streams, args.seconds
+            )
+            used = procs.cpu_seconds(gateway.proc.pid) - before
+            if errors or not good:
+                raise SystemExit(f"{name}: {errors} failed streams in round {index + 1}")
+            cpu[name].append(used / len(good) * 1e6)
+            ttfb99 = pct(wl.ttfb_ms(good), 99)
+            print(f"{index + 1:>5} {name:>5} {cpu[name][-1]:>14.0f} {ttfb99:>12.2f}")
+    for line in ab.summary(cpu["base"], cpu["this"], per="stream"):
         print(line)
 
 

@@ -63,6 +63,27 @@ def test_ab_interleaved_w2_measures_cpu_per_request_of_both_trees() -> None:
     assert "cheaper in" in done.stdout
 
 
+def test_ab_interleaved_w3_measures_cpu_per_stream_of_both_trees() -> None:
+    tree = str(BENCH.parent)
+    options = ("--contender", "relay_billing", "--rounds", "1", "--seconds", "1")
+    done = _bench(
+        "ab_interleaved.py",
+        "--base",
+        tree,
+        "--workload",
+        "w3",
+        "--api",
+        "claude",
+        "--streams",
+        "10",
+        *options,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "median CPU µs/stream: base" in done.stdout
+    assert "this tree cheaper in" in done.stdout
+
+
 def test_client_bench_measures_both_clients() -> None:
     done = _bench("client_bench.py", "--requests", "50", "--repeats", "1")
     assert done.returncode == 0, done.stderr
