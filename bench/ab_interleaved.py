@@ -20,7 +20,12 @@ host's drift falls on both trees alike; each round pairs one chunk of each.
   tree's gateway. Prints each round's CPU µs per stream and TTFB p99, the medians and the
   median of the rounds' differences: what a change to the per-chunk path costs or saves.
 
-A difference smaller than the rounds' spread is not a result.
+A difference smaller than the rounds' spread is not a result. Nor is one smaller than the
+difference between two processes of the same code: each process has its own memory layout and
+hash seed, and its offset holds for as long as it runs (two A/A runs of W3 read +243 µs per
+stream, 6 pairs of 8 on one side, and -193, 11 pairs of 12 on the other). `--restarts N`
+starts both gateways N times, `--rounds` each, alternating which starts first, and prints the
+median difference of each start beside the summary over all of them.
 """
 
 from __future__ import annotations
@@ -77,11 +82,19 @@ def main() -> None:
     parser.add_argument("--api", default="openai")
     parser.add_argument("--rate", type=float, default=500.0, help="requests per second")
     parser.add_argument("--chunk", type=int, default=1000, help="requests per chunk")
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=10, help="rounds per start of the gateways")
     parser.add_argument("--workload", choices=("w1", "w2", "w3"), default="w1")
     parser.add_argument("--seconds", type=int, default=4, help="w2, w3: seconds per chunk")
     parser.add_argument("--streams", type=int, default=200, help="w3: concurrent streams")
+    parser.add_argument(
+        "--restarts",
+        type=int,
+        default=1,
+        help="w2, w3: start both gateways this many times, --rounds each (see the docstring)",
+    )
     args = parser.parse_args()
+    if args.restarts > 1 and args.workload == "w1":
+        parser.error("--restarts applies to w2 and w3")
     if args.workload == "w2":
         wl.require_wrk()
     os.sched_setaffinity(0, {int(cs.LOAD_CPUS)})
@@ -89,26 +102,53 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="gateway-ab-latency-"))
     shared_args = argparse.Namespace(upstream="fast", sample_rate=0.1)
     env, shared = run._start_shared(shared_args, work, [contender])
-    running: list[cs.Running] = []
+    trees = {"base": args.base.resolve(), "this": BENCH.parent}
+    cpu: dict[str, list[float]] = {"base": [], "this": []}
     try:
-        trees = {"base": args.base.resolve(), "this": BENCH.parent}
-        ports = {"direct": env.upstream_port}
-        keys = {"direct": "bench-key"}
-        for name, tree in trees.items():
-            gateway = start_tree(contender, env, tree, name)
-            running.append(gateway)
-            ports[name], keys[name] = gateway.port, gateway.key
-        if args.workload == "w1":
-            _latency_rounds(args, ports, keys)
-        elif args.workload == "w2":
-            _cpu_rounds(args, running, env.work)
-        else:
-            _stream_rounds(args, running)
+        for restart in range(args.restarts):
+            # Which tree starts first alternates too: a process's own layout can favour it.
+            names = list(trees) if restart % 2 == 0 else list(reversed(trees))
+            started = [start_tree(contender, env, trees[n], f"{n}-{restart}") for n in names]
+            running = dict(zip(names, started, strict=True))
+            try:
+                if args.workload == "w1":
+                    ports = {"direct": env.upstream_port}
+                    keys = {"direct": "bench-key"}
+                    for name in trees:
+                        ports[name], keys[name] = running[name].port, running[name].key
+                    _latency_rounds(args, ports, keys)
+                elif args.workload == "w2":
+                    _cpu_rounds(args, running, env.work, cpu, restart)
+                else:
+                    _stream_rounds(args, running, cpu, restart)
+            finally:
+                for gateway in started:
+                    gateway.stop()
+        if args.workload != "w1":
+            _cpu_summary(args, cpu)
     finally:
-        for gateway in running:
-            gateway.stop()
         for proc in reversed(shared):
             proc.stop()
+
+
+def _cpu_summary(args: argparse.Namespace, cpu: dict[str, list[float]]) -> None:
+    per = "req" if args.workload == "w2" else "stream"
+    if args.restarts > 1:
+        rounds = args.rounds
+        starts = [
+            statistics.median(
+                b - a
+                for a, b in zip(
+                    cpu["base"][i * rounds : (i + 1) * rounds],
+                    cpu["this"][i * rounds : (i + 1) * rounds],
+                    strict=True,
+                )
+            )
+            for i in range(args.restarts)
+        ]
+        print("median difference per start: " + ", ".join(f"{d:+.0f}" for d in starts))
+    for line in ab.summary(cpu["base"], cpu["this"], per=per):  # medians, differences, wins
+        print(line)
 
 
 def _latency_rounds(args: argparse.Namespace, ports: dict[str, int], keys: dict[str, str]) -> None:
@@ -142,12 +182,16 @@ def _latency_rounds(args: argparse.Namespace, ports: dict[str, int], keys: dict[
     )
 
 
-def _cpu_rounds(args: argparse.Namespace, running: list[cs.Running], work: Path) -> None:
+def _cpu_rounds(
+    args: argparse.Namespace,
+    gateways: dict[str, cs.Running],
+    work: Path,
+    cpu: dict[str, list[float]],
+    restart: int,
+) -> None:
     """W2 at 64 connections, one wrk run per tree per round; CPU of each gateway's tree."""
-    gateways = dict(zip(("base", "this"), running, strict=True))
     plan = dataclasses.replace(run.FULL, wrk_seconds=args.seconds)
-    cpu: dict[str, list[float]] = {"base": [], "this": []}
-    print(f"{'round':>5} {'tree':>5} {'CPU µs/req':>11} {'req/s':>8}")
+    print(f"{'round':>7} {'tree':>5} {'CPU µs/req':>11} {'req/s':>8}")
     for index in range(args.rounds):
         order = ("base", "this") if index % 2 == 0 else ("this", "base")
         for name in order:
@@ -157,18 +201,20 @@ def _cpu_rounds(args: argparse.Namespace, running: list[cs.Running], work: Path)
             if figures["errors"]:
                 raise SystemExit(f"{name}: {figures['errors']:.0f} errors in round {index + 1}")
             cpu[name].append(figures["cpu_us"])
-            print(f"{index + 1:>5} {name:>5} {figures['cpu_us']:>11.1f} {figures['rps']:>8.0f}")
-    for line in ab.summary(cpu["base"], cpu["this"]):  # medians, pairs' differences, wins
-        print(line)
+            label = f"{restart + 1}.{index + 1}"
+            print(f"{label:>7} {name:>5} {figures['cpu_us']:>11.1f} {figures['rps']:>8.0f}")
 
 
-def _stream_rounds(args: argparse.Namespace, running: list[cs.Running]) -> None:
+def _stream_rounds(
+    args: argparse.Namespace,
+    gateways: dict[str, cs.Running],
+    cpu: dict[str, list[float]],
+    restart: int,
+) -> None:
     """W3's streams, one chunk per tree per round; CPU of each gateway's tree per stream."""
-    gateways = dict(zip(("base", "this"), running, strict=True))
-    cpu: dict[str, list[float]] = {"base": [], "this": []}
-    for gateway in running:  # warm both: first streams pay connection set-up and first use
+    for gateway in gateways.values():  # warm both: first streams pay set-up and first use
         wl.stream_exchanges(gateway.port, args.api, gateway.key, args.streams, 1.0)
-    print(f"{'round':>5} {'tree':>5} {'CPU µs/stream':>14} {'TTFB p99 ms':>12}")
+    print(f"{'round':>7} {'tree':>5} {'CPU µs/stream':>14} {'TTFB p99 ms':>12}")
     for index in range(args.rounds):
         order = ("base", "this") if index % 2 == 0 else ("this", "base")
         for name in order:
@@ -182,10 +228,9 @@ def _stream_rounds(args: argparse.Namespace, running: list[cs.Running]) -> None:
             if errors or not good:
                 raise SystemExit(f"{name}: {errors} failed streams in round {index + 1}")
             cpu[name].append(used / len(good) * 1e6)
+            label = f"{restart + 1}.{index + 1}"
             ttfb99 = pct(wl.ttfb_ms(good), 99)
-            print(f"{index + 1:>5} {name:>5} {cpu[name][-1]:>14.0f} {ttfb99:>12.2f}")
-    for line in ab.summary(cpu["base"], cpu["this"], per="stream"):
-        print(line)
+            print(f"{label:>7} {name:>5} {cpu[name][-1]:>14.0f} {ttfb99:>12.2f}")
 
 
 if __name__ == "__main__":

@@ -76,12 +76,16 @@ def test_ab_interleaved_w3_measures_cpu_per_stream_of_both_trees() -> None:
         "claude",
         "--streams",
         "10",
+        "--restarts",
+        "2",
         *options,
-        timeout=180,
+        timeout=240,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    # One round per start, two starts: two pairs, and each start's own difference.
+    assert "median difference per start: " in done.stdout
     assert "median CPU µs/stream: base" in done.stdout
-    assert "this tree cheaper in" in done.stdout
+    assert "this tree cheaper in" in done.stdout and " of 2 pairs" in done.stdout
 
 
 def test_client_bench_measures_both_clients() -> None:
