@@ -37,7 +37,7 @@ import os
 import statistics
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -45,7 +45,6 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent / "src")]
 
 import ab  # noqa: E402
 import contenders as cs  # noqa: E402
-import procs  # noqa: E402
 import run  # noqa: E402
 import workloads as wl  # noqa: E402
 from apis import api_request  # noqa: E402
@@ -154,15 +153,15 @@ def _cpu_summary(args: argparse.Namespace, cpu: dict[str, list[float]]) -> None:
 def _latency_rounds(args: argparse.Namespace, ports: dict[str, int], keys: dict[str, str]) -> None:
     names = list(ports)
     raws = {n: api_request(args.api, key=keys[n]).raw("127.0.0.1", ports[n]) for n in names}
+    sides = {n: (ports[n], raws[n]) for n in names}
     latencies: dict[str, list[float]] = {n: [] for n in names}
     p50_differences: list[float] = []
     print(f"{'round':>5} " + " ".join(f"{n + ' p50':>12}" for n in names) + "   (ms)")
-    for index in range(args.rounds):
-        order = names[index % 3 :] + names[: index % 3]
+    # 100 unrecorded requests before each chunk wake the process and warm its connections.
+    chunks = wl.interleaved_chunks(sides, args.rate, [args.chunk] * args.rounds, warm=100)
+    for index, chunk in enumerate(chunks):
         p50: dict[str, float] = {}
-        for name in order:
-            wl._open_loop(ports[name], raws[name], args.rate, 100)  # wake it, warm connections
-            lat, errors = wl._open_loop(ports[name], raws[name], args.rate, args.chunk)
+        for name, (lat, errors) in chunk.items():
             if errors:
                 raise SystemExit(f"{name}: {errors} failed requests in round {index + 1}")
             latencies[name] += lat
@@ -191,18 +190,15 @@ def _cpu_rounds(
 ) -> None:
     """W2 at 64 connections, one wrk run per tree per round; CPU of each gateway's tree."""
     plan = dataclasses.replace(run.FULL, wrk_seconds=args.seconds)
-    print(f"{'round':>7} {'tree':>5} {'CPU µs/req':>11} {'req/s':>8}")
-    for index in range(args.rounds):
-        order = ("base", "this") if index % 2 == 0 else ("this", "base")
-        for name in order:
-            gateway = gateways[name]
-            pid = gateway.proc.pid if gateway.proc else None
-            figures = wl.wrk_run(gateway.port, args.api, gateway.key, plan, work, pid, 64)
-            if figures["errors"]:
-                raise SystemExit(f"{name}: {figures['errors']:.0f} errors in round {index + 1}")
-            cpu[name].append(figures["cpu_us"])
-            label = f"{restart + 1}.{index + 1}"
-            print(f"{label:>7} {name:>5} {figures['cpu_us']:>11.1f} {figures['rps']:>8.0f}")
+
+    def measure(gateway: cs.Running) -> tuple[float, float, str]:
+        pid = gateway.proc.pid if gateway.proc else None
+        figures = wl.wrk_run(gateway.port, args.api, gateway.key, plan, work, pid, 64)
+        if figures["errors"] or "cpu_us" not in figures:
+            return float("nan"), float("nan"), f"{figures['errors']:.0f} errors"
+        return figures["cpu_us"], figures["rps"], ""
+
+    _alternating_rounds(args, gateways, cpu, restart, ("CPU µs/req", "req/s"), measure)
 
 
 def _stream_rounds(
@@ -214,23 +210,39 @@ def _stream_rounds(
     """W3's streams, one chunk per tree per round; CPU of each gateway's tree per stream."""
     for gateway in gateways.values():  # warm both: first streams pay set-up and first use
         wl.stream_exchanges(gateway.port, args.api, gateway.key, args.streams, 1.0)
-    print(f"{'round':>7} {'tree':>5} {'CPU µs/stream':>14} {'TTFB p99 ms':>12}")
+
+    def measure(gateway: cs.Running) -> tuple[float, float, str]:
+        assert gateway.proc is not None
+        good, errors, used, _ = wl.streams_on_cpu(
+            gateway.port, args.api, gateway.key, args.streams, args.seconds, gateway.proc.pid
+        )
+        if errors or not good:
+            return float("nan"), float("nan"), f"{errors} failed streams"
+        return used / len(good) * 1e6, pct(wl.ttfb_ms(good), 99), ""
+
+    _alternating_rounds(args, gateways, cpu, restart, ("CPU µs/stream", "TTFB p99 ms"), measure)
+
+
+def _alternating_rounds(
+    args: argparse.Namespace,
+    gateways: dict[str, cs.Running],
+    cpu: dict[str, list[float]],
+    restart: int,
+    titles: tuple[str, str],
+    measure: Callable[[cs.Running], tuple[float, float, str]],
+) -> None:
+    """`--rounds` rounds of one chunk per tree, the order alternating; `measure` gives a chunk's
+    CPU µs per unit, a second figure to print, and what failed (empty when nothing did)."""
+    print(f"{'round':>7} {'tree':>5} {titles[0]:>14} {titles[1]:>12}")
     for index in range(args.rounds):
         order = ("base", "this") if index % 2 == 0 else ("this", "base")
         for name in order:
-            gateway = gateways[name]
-            assert gateway.proc is not None
-            before = procs.cpu_seconds(gateway.proc.pid)
-            good, errors = wl.stream_exchanges(
-                gateway.port, args.api, gateway.key, args.streams, args.seconds
-            )
-            used = procs.cpu_seconds(gateway.proc.pid) - before
-            if errors or not good:
-                raise SystemExit(f"{name}: {errors} failed streams in round {index + 1}")
-            cpu[name].append(used / len(good) * 1e6)
+            used, other, failed = measure(gateways[name])
+            if failed:
+                raise SystemExit(f"{name}: {failed} in round {index + 1}")
+            cpu[name].append(used)
             label = f"{restart + 1}.{index + 1}"
-            ttfb99 = pct(wl.ttfb_ms(good), 99)
-            print(f"{label:>7} {name:>5} {cpu[name][-1]:>14.0f} {ttfb99:>12.2f}")
+            print(f"{label:>7} {name:>5} {used:>14.1f} {other:>12.2f}")
 
 
 if __name__ == "__main__":

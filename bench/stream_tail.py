@@ -41,7 +41,6 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent / "src")]
 
 import contenders as cs  # noqa: E402
-import procs  # noqa: E402
 import report  # noqa: E402
 import run  # noqa: E402
 import workloads as wl  # noqa: E402
@@ -97,10 +96,10 @@ def _measure(
     pid, port, key = running.proc.pid, running.port, running.key
     _ttfb(port, args.api, key, args.streams, min(args.seconds, 3.0))  # warm-up
     direct, _ = _ttfb(env.upstream_port, args.api, key, args.streams, args.seconds)
-    cpu_before, started = procs.cpu_seconds(pid), time.perf_counter()
-    ttfb, errors = _ttfb(port, args.api, key, args.streams, args.seconds)
-    cpu = procs.cpu_seconds(pid) - cpu_before
-    wall = time.perf_counter() - started  # past --seconds: the streams open then run to their end
+    good, errors, cpu, wall = wl.streams_on_cpu(
+        port, args.api, key, args.streams, args.seconds, pid
+    )
+    ttfb = wl.ttfb_ms(good)
     figures = {
         "ttfb_p50": wl.pct(ttfb, 50) - wl.pct(direct, 50),
         "ttfb_p99": wl.pct(ttfb, 99) - wl.pct(direct, 99),

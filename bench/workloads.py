@@ -13,7 +13,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,21 +73,33 @@ def _open_loop(port: int, raw: bytes, rate: float, count: int) -> tuple[list[flo
 W1_WARM = 20
 
 
+def interleaved_chunks(
+    sides: dict[str, tuple[int, bytes]], rate: float, sizes: Iterable[int], warm: int = W1_WARM
+) -> Iterator[dict[str, tuple[list[float], int]]]:
+    """Chunks of requests at `rate` to every side in turn (`sizes` gives each chunk's length,
+    the order rotates from chunk to chunk), so that the host's drift falls on every side alike.
+    Yields each chunk's latencies (ms) and failures per side, `warm` unrecorded requests first."""
+    names = list(sides)
+    for index, size in enumerate(sizes):
+        rotation = index % len(names)
+        chunk: dict[str, tuple[list[float], int]] = {}
+        for name in names[rotation:] + names[:rotation]:
+            port, raw = sides[name]
+            _open_loop(port, raw, rate, warm)
+            chunk[name] = _open_loop(port, raw, rate, size)
+        yield chunk
+
+
 def interleaved_open_loop(
     sides: dict[str, tuple[int, bytes]], rate: float, count: int, chunks: int
 ) -> tuple[dict[str, list[float]], dict[str, int]]:
-    """`count` requests at `rate` to each side, in `chunks` alternating chunks (the order
-    rotates), so that the host's drift falls on every side alike; the latencies are pooled."""
+    """`count` requests at `rate` to each side in `chunks` interleaved chunks, pooled."""
+    size = -(-count // max(chunks, 1))
+    sizes = [min(size, count - start) for start in range(0, count, size)]
     latencies: dict[str, list[float]] = {name: [] for name in sides}
     errors = dict.fromkeys(sides, 0)
-    names = list(sides)
-    size = -(-count // max(chunks, 1))
-    for index, start in enumerate(range(0, count, size)):
-        rotation = index % len(names)
-        for name in names[rotation:] + names[:rotation]:
-            port, raw = sides[name]
-            _open_loop(port, raw, rate, W1_WARM)
-            lat, failed = _open_loop(port, raw, rate, min(size, count - start))
+    for chunk in interleaved_chunks(sides, rate, sizes):
+        for name, (lat, failed) in chunk.items():
             latencies[name] += lat
             errors[name] += failed
     return latencies, errors
@@ -210,6 +222,17 @@ def stream_exchanges(
     exchanges = uvloop.run(loadgen.streams(port, raw, concurrency, seconds, STREAM_PERIOD))
     good = [e for e in exchanges if e.status == 200 and e.first_body]
     return good, len(exchanges) - len(good)
+
+
+def streams_on_cpu(
+    port: int, api: str, key: str, concurrency: int, seconds: float, pid: int
+) -> tuple[list[loadgen.Exchange], int, float, float]:
+    """`stream_exchanges`, with the CPU seconds process `pid`'s tree spent meanwhile and the
+    wall time: past `seconds`, as the streams open at the end run to their end."""
+    cpu_before, started = procs.cpu_seconds(pid), time.perf_counter()
+    good, errors = stream_exchanges(port, api, key, concurrency, seconds)
+    cpu = procs.cpu_seconds(pid) - cpu_before
+    return good, errors, cpu, time.perf_counter() - started
 
 
 def ttfb_ms(exchanges: list[loadgen.Exchange]) -> list[float]:
