@@ -61,6 +61,21 @@ def test_array_stream_with_escapes_and_braces_in_strings(
     assert read_every_way(array_reader, body) == STREAM_REPORT
 
 
+def test_array_stream_flushed_one_element_per_chunk(
+    read: Read, fixture_bytes: FixtureBytes
+) -> None:
+    # The way Gemini flushes: `[{...}`, `\n,\r\n{...}`, ..., `\n]` (the splitter's fast path).
+    body = fixture_bytes("gemini_stream_array.txt")
+    first, *rest = body.split(b"\n,\r\n")
+    last, _, closing = rest.pop().rpartition(b"\n]")
+    chunks = [first, *(b"\n,\r\n" + element for element in [*rest, last]), b"\n]" + closing]
+    assert read(array_reader, chunks) == STREAM_REPORT
+    # Elements that carry their separator after them instead, and a last one that closes.
+    elements = [first[1:], *rest, last]
+    chunks = [b"[", *(element + b",\n" for element in elements[:-1]), elements[-1] + b"\n]"]
+    assert read(array_reader, chunks) == STREAM_REPORT
+
+
 @pytest.mark.parametrize("reader", [sse_reader, array_reader])
 def test_stream_cut_before_the_last_chunk_takes_the_last_usage_seen(
     reader: Callable[[], UsageReader], read_every_way: ReadEveryWay, fixture_bytes: FixtureBytes

@@ -23,6 +23,19 @@ def split_all(chunks: list[bytes]) -> list[bytes]:
     return out
 
 
+def take_all(chunks: list[bytes]) -> list[object]:
+    """The elements, parsed, taking each chunk whole when it can, as the reader does."""
+    splitter = JsonArraySplitter()
+    out: list[object] = []
+    for chunk in chunks:
+        whole = splitter.take_whole(chunk)
+        if whole is None:
+            out.extend(json.loads(element) for element in splitter.feed(chunk))
+        else:
+            out.append(whole)
+    return out
+
+
 def gemini_array(elements: Sequence[object], indent: int | None) -> bytes:
     parts = [json.dumps(e, indent=indent).encode() for e in elements]
     return b"[" + b"\n,\r\n".join(parts) + b"\n]"
@@ -78,3 +91,59 @@ def test_random_documents(seed: int, random_splits: Callable[[bytes, int], list[
     body = gemini_array(elements, rng.choice([None, 1]))
     got = [json.loads(e) for e in split_all(random_splits(body, seed))]
     assert got == elements
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_an_element_per_chunk_is_taken_whole(indent: int | None) -> None:
+    parts = [json.dumps(e, indent=indent).encode() for e in TRICKY]
+    splitter = JsonArraySplitter()
+    assert splitter.take_whole(b"[" + parts[0]) == TRICKY[0]
+    assert splitter.take_whole(b"\n,\r\n" + parts[1]) == TRICKY[1]
+    assert splitter.take_whole(b"\n,\r\n" + parts[2] + b"\n]") == TRICKY[2]
+    assert splitter.feed(b"\n") == []
+    # After the array closed, a comma-led element is not one: it is left to the scan.
+    assert splitter.take_whole(b',{"a":1}') is None
+
+
+@pytest.mark.parametrize(
+    ("before", "chunk"),
+    [
+        (b"", b'[{"a":1},{"b":2}]'),  # two elements: not one object
+        (b"", b'{"a":1}]'),  # a closing bracket outside any array
+        (b'[{"a":', b"1}"),  # the middle of an element
+        (b"[[", b'{"a":1}'),  # nested deeper than an element
+        (b"[", b'{"a":1'),  # not closed yet
+        (b"[", b'{"a":"}"'),  # ... inside a string
+        (b"[", b'{"a":1}x'),  # trailing bytes
+    ],
+)
+def test_a_chunk_that_is_not_one_element_is_left_to_the_scan(before: bytes, chunk: bytes) -> None:
+    splitter = JsonArraySplitter()
+    splitter.feed(before)
+    assert splitter.take_whole(chunk) is None
+    expected = split_all([before + chunk])
+    assert [*split_all([before]), *splitter.feed(chunk)] == expected
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_taking_chunks_whole_finds_what_the_scan_finds(
+    seed: int, random_splits: Callable[[bytes, int], list[bytes]]
+) -> None:
+    rng = random.Random(seed)
+    alphabet = 'ab{}[]",:\\ \u00e9\n'
+    elements = [
+        *TRICKY,
+        *(
+            {"k": "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))), "n": [i]}
+            for i in range(rng.randint(1, 6))
+        ),
+    ]
+    indent = rng.choice([None, 2])
+    parts = [json.dumps(e, indent=indent).encode() for e in elements]
+    body = gemini_array(elements, indent)
+    # Cut at random, cut the usual way around each element's separators, and not cut.
+    per_element = [b"[" + parts[0], *(b"\n,\r\n" + part for part in parts[1:]), b"\n]"]
+    for chunks in (random_splits(body, seed), per_element, [body]):
+        assert take_all(chunks) == elements
+    bare = b'{"error": {"code": 429, "message": "x}]"}}'
+    assert take_all([bare]) == [json.loads(bare)]

@@ -73,9 +73,8 @@ def error_of(value: Any) -> StreamError:
     return StreamError(type=kind, message=get_str(value, "message") or "")
 
 
-def on_chunk(state: GeminiState, data: bytes) -> None:
-    """One streamed GenerateContentResponse (an SSE data payload or an array element)."""
-    obj = orjson.loads(data)
+def on_response(state: GeminiState, obj: JsonObject) -> None:
+    """One streamed GenerateContentResponse (an SSE event's, or an array element)."""
     raw, finish = _read(state, obj)
     state.finished = state.finished or finish is not None
     if raw is not None:
@@ -84,7 +83,7 @@ def on_chunk(state: GeminiState, data: bytes) -> None:
 
 
 def on_sse_event(state: GeminiState, name: bytes | None, data: bytes) -> None:
-    on_chunk(state, data)
+    on_response(state, orjson.loads(data))
 
 
 def apply_json(state: Accumulator, obj: JsonObject) -> None:
@@ -135,7 +134,7 @@ def generate_sse_reader() -> UsageReader:
 
 
 def generate_array_reader() -> UsageReader:
-    return JsonArrayUsageReader(on_chunk, GeminiState())
+    return JsonArrayUsageReader(on_response, GeminiState())
 
 
 def generate_json_reader() -> UsageReader:

@@ -8,12 +8,20 @@ Only braces, brackets and strings matter for finding an element's end. A possess
 everything else, whole strings included, inside the C regex engine, so Python code runs once per
 brace or bracket, never per byte. A string cut by a chunk boundary is resumed where the scan
 stopped, so a long string arriving in many chunks is not scanned again from its start.
+
+Upstreams flush one element per chunk (`[{...}`, then `\n,\r\n{...}`, then `\n]`), so before
+scanning, `take_whole` tries the chunk as exactly one element: trimmed of its separators it must
+parse as one JSON object, which orjson decides in one C call. That is the usual case, and it
+hands back the parsed object, which the reader needs anyway. The scan (a regex call per brace
+or bracket: about ten per Gemini answer) is left for chunks cut inside or between elements.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Final
+
+from gateway.domain.usage_readers.scan import JsonObject, loads_object
 
 # Skips non-structural bytes and complete strings; stops at a brace, a bracket, the opening
 # quote of a string that has not ended yet, or the end of the buffer.
@@ -42,6 +50,32 @@ class JsonArraySplitter:
         self._base = 0  # the depth its opening brace was at (1 inside the array, 0 if bare)
         self._in_string = False
         self._broken = False
+
+    def take_whole(self, chunk: bytes) -> JsonObject | None:
+        """The element object `chunk` holds whole, with nothing else but the separators around
+        it (`[` or `,` before, `,` or `]` after, whitespace), when the splitter is between
+        elements; None otherwise, with nothing consumed (then `feed` the chunk)."""
+        if self._buf or self._start >= 0 or self._in_string or self._broken:
+            return None
+        depth = self._depth
+        body = chunk.strip()
+        if body[:1] != b"{":
+            if depth == 0 and body[:1] == b"[":
+                depth = 1
+            elif depth != 1 or body[:1] != b",":
+                return None
+            body = body[1:].lstrip()
+        if body[-1:] != b"}":
+            if depth != 1 or body[-1:] not in (b",", b"]"):
+                return None
+            depth = 0 if body[-1:] == b"]" else 1
+            body = body[:-1].rstrip()
+        if depth > 1 or body[:1] != b"{" or body[-1:] != b"}":
+            return None
+        obj = loads_object(body)  # exactly one object, or None: two elements do not parse
+        if obj is not None:
+            self._depth = depth
+        return obj
 
     def feed(self, chunk: bytes) -> list[bytes]:
         if self._broken or not chunk:

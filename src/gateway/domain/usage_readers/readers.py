@@ -155,21 +155,31 @@ class JsonUsageReader:
 
 
 class JsonArrayUsageReader(Generic[S]):
-    """A streamed JSON array: `on_element(state, raw)` per top-level element object."""
+    """A streamed JSON array: `on_element(state, obj)` per top-level element object."""
 
     __slots__ = ("_on_element", "_splitter", "_state")
 
-    def __init__(self, on_element: Callable[[S, bytes], None], state: S) -> None:
+    def __init__(self, on_element: Callable[[S, JsonObject], None], state: S) -> None:
         self._on_element = on_element
         self._state = state
         self._splitter = JsonArraySplitter()
 
     def feed(self, chunk: bytes) -> None:
-        for element in self._splitter.feed(_as_bytes(chunk)):
-            try:
-                self._on_element(self._state, element)
-            except MALFORMED:
-                continue
+        chunk = _as_bytes(chunk)
+        whole = self._splitter.take_whole(chunk)  # the usual chunk: one element, parsed
+        if whole is not None:
+            self._read(whole)
+            return
+        for element in self._splitter.feed(chunk):
+            obj = loads_object(element)
+            if obj is not None:
+                self._read(obj)
+
+    def _read(self, obj: JsonObject) -> None:
+        try:
+            self._on_element(self._state, obj)
+        except MALFORMED:
+            return
 
     def report(self) -> UsageReport:
         return self._state.build()
