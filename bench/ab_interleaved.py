@@ -20,6 +20,11 @@ host's drift falls on both trees alike; each round pairs one chunk of each.
   tree's gateway. Prints each round's CPU µs per stream and TTFB p99, the medians and the
   median of the rounds' differences: what a change to the per-chunk path costs or saves.
 
+`--base-contender NAME` runs another contender on the base side (`--base` may then be this
+tree): `--base . --base-contender floor_sanic --contender prod_1w --workload w2` measures the
+issue's ratio to the Sanic floor with both up at once, and prints the median of the rounds'
+req/s ratios beside the CPU figures.
+
 A difference smaller than the rounds' spread is not a result. Nor is one smaller than the
 difference between two processes of the same code: each process has its own memory layout and
 hash seed, and its offset holds for as long as it runs (two A/A runs of W3 read +243 µs per
@@ -78,6 +83,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", type=Path, required=True, help="the tree to compare against")
     parser.add_argument("--contender", default="prod_1w")
+    parser.add_argument(
+        "--base-contender", default=None, help="the base side's contender (default: --contender)"
+    )
     parser.add_argument("--api", default="openai")
     parser.add_argument("--rate", type=float, default=500.0, help="requests per second")
     parser.add_argument("--chunk", type=int, default=1000, help="requests per chunk")
@@ -97,17 +105,22 @@ def main() -> None:
     if args.workload == "w2":
         wl.require_wrk()
     os.sched_setaffinity(0, {int(cs.LOAD_CPUS)})
-    contender = next(c for c in cs.CONTENDERS + cs.LADDER if c.name == args.contender)
+    pool = cs.CONTENDERS + cs.LADDER
+    contenders = {
+        "base": next(c for c in pool if c.name == (args.base_contender or args.contender)),
+        "this": next(c for c in pool if c.name == args.contender),
+    }
     work = Path(tempfile.mkdtemp(prefix="gateway-ab-latency-"))
     shared_args = argparse.Namespace(upstream="fast", sample_rate=0.1)
-    env, shared = run._start_shared(shared_args, work, [contender])
+    env, shared = run._start_shared(shared_args, work, list(contenders.values()))
     trees = {"base": args.base.resolve(), "this": BENCH.parent}
     cpu: dict[str, list[float]] = {"base": [], "this": []}
+    rps: dict[str, list[float]] = {"base": [], "this": []}
     try:
         for restart in range(args.restarts):
             # Which tree starts first alternates too: a process's own layout can favour it.
             names = list(trees) if restart % 2 == 0 else list(reversed(trees))
-            started = [start_tree(contender, env, trees[n], f"{n}-{restart}") for n in names]
+            started = [start_tree(contenders[n], env, trees[n], f"{n}-{restart}") for n in names]
             running = dict(zip(names, started, strict=True))
             try:
                 if args.workload == "w1":
@@ -117,7 +130,7 @@ def main() -> None:
                         ports[name], keys[name] = running[name].port, running[name].key
                     _latency_rounds(args, ports, keys)
                 elif args.workload == "w2":
-                    _cpu_rounds(args, running, env.work, cpu, restart)
+                    _cpu_rounds(args, running, env.work, cpu, rps, restart)
                 else:
                     _stream_rounds(args, running, cpu, restart)
             finally:
@@ -125,6 +138,10 @@ def main() -> None:
                     gateway.stop()
         if args.workload != "w1":
             _cpu_summary(args, cpu)
+        if args.workload == "w2":
+            ratios = [b / a for a, b in zip(rps["base"], rps["this"], strict=True)]
+            ratio = statistics.median(ratios)
+            print(f"median of the rounds' req/s ratios (this / base): {ratio:.2f}")
     finally:
         for proc in reversed(shared):
             proc.stop()
@@ -186,6 +203,7 @@ def _cpu_rounds(
     gateways: dict[str, cs.Running],
     work: Path,
     cpu: dict[str, list[float]],
+    rps: dict[str, list[float]],
     restart: int,
 ) -> None:
     """W2 at 64 connections, one wrk run per tree per round; CPU of each gateway's tree."""
@@ -198,7 +216,7 @@ def _cpu_rounds(
             return float("nan"), float("nan"), f"{figures['errors']:.0f} errors"
         return figures["cpu_us"], figures["rps"], ""
 
-    _alternating_rounds(args, gateways, cpu, restart, ("CPU µs/req", "req/s"), measure)
+    _alternating_rounds(args, gateways, cpu, restart, ("CPU µs/req", "req/s"), measure, rps)
 
 
 def _stream_rounds(
@@ -230,9 +248,11 @@ def _alternating_rounds(
     restart: int,
     titles: tuple[str, str],
     measure: Callable[[cs.Running], tuple[float, float, str]],
+    others: dict[str, list[float]] | None = None,
 ) -> None:
     """`--rounds` rounds of one chunk per tree, the order alternating; `measure` gives a chunk's
-    CPU µs per unit, a second figure to print, and what failed (empty when nothing did)."""
+    CPU µs per unit, a second figure to print (kept in `others`, when given), and what failed
+    (empty when nothing did)."""
     print(f"{'round':>7} {'tree':>5} {titles[0]:>14} {titles[1]:>12}")
     for index in range(args.rounds):
         order = ("base", "this") if index % 2 == 0 else ("this", "base")
@@ -241,6 +261,8 @@ def _alternating_rounds(
             if failed:
                 raise SystemExit(f"{name}: {failed} in round {index + 1}")
             cpu[name].append(used)
+            if others is not None:
+                others[name].append(other)
             label = f"{restart + 1}.{index + 1}"
             print(f"{label:>7} {name:>5} {used:>14.1f} {other:>12.2f}")
 

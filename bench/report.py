@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 from collections.abc import Mapping, Sequence
 
 import workloads as wl
 from contenders import Contender
+from workloads import median
 
 # (metric, header, format); W1/W3 figures are *added* over direct (W1's interleaved with it, W3's
 # measured just before).
@@ -30,11 +30,6 @@ COLUMNS = (
     ("w4_kib_per_stream", "W4 KiB/idle stream", "{:.1f}"),
     ("w4_soak_growth_pct", "W4 soak RSS growth %", "{:.1f}"),
 )
-
-
-def median(values: Sequence[float]) -> float:
-    finite = [v for v in values if not math.isnan(v)]
-    return statistics.median(finite) if finite else math.nan
 
 
 def _row(figures: Mapping[str, Sequence[float]], floors: Mapping[str, float]) -> dict[str, float]:
@@ -89,8 +84,9 @@ def render(
         f"Medians over {repeats} repeat(s); upstream: {args.upstream}; "
         f"W1 open loop (bench/loadgen.py raw-socket client) at {plan.low_rate:.0f} req/s x "
         f"{plan.low_count} and {plan.high_rate:.0f} req/s x {plan.high_count}, added over direct "
-        f"(interleaved in {plan.w1_chunks} alternating chunks); W2 closed loop (wrk, "
-        f"{plan.wrk_seconds} s, 1 thread); W3 "
+        f"(interleaved in {plan.w1_chunks} alternating chunks); W2 closed loop (wrk, 1 thread, "
+        f"16 and 64 connections alternating in {plan.w2_chunks} chunks of "
+        f"{plan.w2_chunk_seconds} s each); W3 "
         f"bench/loadgen.py streams of {wl.STREAM_DELTAS} deltas {wl.STREAM_DELAY_MS} ms apart, "
         f"stall = a gap > {2 * wl.STREAM_DELAY_MS} ms, stall-free = at most "
         f"{wl.STALL_TOLERANCE[0]:.1%} of streams stalled, searched over {list(wl.LEVELS)} for "

@@ -35,7 +35,9 @@ from apis import API_NAMES  # noqa: E402
 from gateway.devtools.loopback import free_port  # noqa: E402
 
 FULL = wl.Plan(100, 2000, 500, 2000, 10, 6.0, 4.0, API_NAMES, 1000, 600, 200)
-QUICK = wl.Plan(100, 300, 500, 1000, 3, 3.0, 3.0, ("claude",), 1000, 60, 200, w1_chunks=5)
+QUICK = wl.Plan(
+    100, 300, 500, 1000, 3, 3.0, 3.0, ("claude",), 1000, 60, 200, w1_chunks=5, w2_chunks=2
+)
 Results = dict[str, dict[str, dict[str, list[float]]]]  # contender -> api -> metric -> values
 
 

@@ -1,7 +1,8 @@
 """W1-W4, each run against one contender's port; every figure says which generator produced it.
 
 W1 added latency, open loop (loadgen.fixed_rate), interleaved with direct in alternating chunks.
-W2 closed-loop throughput and p99 (wrk, Lua script for the POST body), proxy CPU per request.
+W2 closed-loop throughput and p99 (wrk, Lua script for the POST body), proxy CPU per request,
+   16 and 64 connections in alternating chunks.
 W3 streaming (loadgen.streams): added TTFB / inter-chunk gap at 200 streams, paired with direct;
    largest stall-free concurrency (no gap > 2x the paced one, no error) over LEVELS.
 W4 RSS per idle open stream (loadgen.idle_streams) and RSS growth over a steady-rate soak.
@@ -9,11 +10,13 @@ W4 RSS per idle open stream (loadgen.idle_streams) and RSS growth over a steady-
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
+import statistics
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +52,18 @@ class Plan:
     soak_seconds: float
     soak_rate: float
     w1_chunks: int = 10
+    w2_chunks: int = 2
+
+    @property
+    def w2_chunk_seconds(self) -> int:
+        """wrk's run per W2 chunk: whole seconds (wrk's -d), wrk_seconds per level in all."""
+        return max(1, self.wrk_seconds // max(self.w2_chunks, 1))
+
+
+def median(values: Sequence[float]) -> float:
+    """The median of the figures that are numbers (a failed measure is NaN)."""
+    finite = [v for v in values if not math.isnan(v)]
+    return statistics.median(finite) if finite else math.nan
 
 
 def pct(values: list[float], q: float) -> float:
@@ -181,29 +196,65 @@ def parse_wrk(output: str) -> dict[str, float]:
     }
 
 
+W2_LEVELS = (16, 64)
+
+
 def w2(port: int, api: str, key: str, plan: Plan, work: Path, pid: int | None) -> dict[str, float]:
+    """Throughput at 16 and at 64 connections, measured in alternating chunks (the order flips
+    from round to round) and pooled per level: "no collapse" compares the two levels, and one
+    run after the other put the host's drift between them into that comparison."""
+    seconds = plan.w2_chunk_seconds
+    wrk_run(port, api, key, plan, work, pid, W2_LEVELS[-1], seconds=1)  # warm, unrecorded
+    chunks: dict[int, list[dict[str, float]]] = {conns: [] for conns in W2_LEVELS}
+    for index in range(max(plan.w2_chunks, 1)):
+        for conns in W2_LEVELS if index % 2 == 0 else W2_LEVELS[::-1]:
+            chunks[conns].append(wrk_run(port, api, key, plan, work, pid, conns, seconds))
     out: dict[str, float] = {}
-    for conns in (16, 64):
-        figures = wrk_run(port, api, key, plan, work, pid, conns)
-        for name, value in figures.items():
+    for conns, figures in chunks.items():
+        for name, value in pool_wrk(figures).items():
             out[f"w2_{conns}_{name}"] = value
     return out
 
 
+def pool_wrk(chunks: list[dict[str, float]]) -> dict[str, float]:
+    """wrk chunks of one level as one run: their requests over their summed durations, every
+    error, the CPU over every request, and the median of the chunks' p99 (wrk prints
+    percentiles, not latencies, so the chunks' tails cannot be pooled exactly)."""
+    requests = sum(chunk["requests"] for chunk in chunks)
+    seconds = sum(chunk["requests"] / chunk["rps"] for chunk in chunks if chunk["requests"])
+    out = {
+        "rps": requests / seconds if seconds else float("nan"),
+        "p99": median([chunk["p99"] for chunk in chunks]),
+        "errors": sum(chunk["errors"] for chunk in chunks),
+    }
+    if requests:
+        out["cpu_us"] = sum(chunk["cpu_s"] for chunk in chunks) / requests * 1e6
+    return out
+
+
 def wrk_run(
-    port: int, api: str, key: str, plan: Plan, work: Path, pid: int | None, conns: int
+    port: int,
+    api: str,
+    key: str,
+    plan: Plan,
+    work: Path,
+    pid: int | None,
+    conns: int,
+    seconds: int | None = None,
 ) -> dict[str, float]:
-    """One closed-loop wrk run: rps, p99, errors and, given the server's pid, CPU µs/request."""
+    """One closed-loop wrk run (`seconds`, else the plan's): rps, p99, errors, requests and,
+    given the server's pid, its CPU seconds and CPU µs per request."""
+    seconds = seconds or plan.wrk_seconds
     script = _lua(api, key, work)
     path = api_request(api, key=key).path
     argv = ["taskset", "-c", "1", require_wrk(), "-t1", f"-c{conns}"]
-    argv += [f"-d{plan.wrk_seconds}s", "--latency", "-s", str(script)]
+    argv += [f"-d{seconds}s", "--latency", "-s", str(script)]
     argv.append(f"http://127.0.0.1:{port}{path}")
     cpu_before = procs.cpu_seconds(pid) if pid else 0.0
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=plan.wrk_seconds + 30)
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
     cpu = (procs.cpu_seconds(pid) - cpu_before) if pid else float("nan")
     figures = parse_wrk(result.stdout)
-    out = {"rps": figures["rps"], "p99": figures["p99"], "errors": figures["errors"]}
+    out = {**figures, "cpu_s": cpu}
     if figures["requests"]:
         out["cpu_us"] = cpu / figures["requests"] * 1e6
     return out

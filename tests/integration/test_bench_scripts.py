@@ -6,11 +6,14 @@ longer starts is found here rather than by the next person who needs it.
 
 from __future__ import annotations
 
+import contextlib
 import cProfile
+import dataclasses
 import importlib
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -54,13 +57,16 @@ def test_ab_interleaved_w1_pairs_direct_and_both_trees() -> None:
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (bench only)")
-def test_ab_interleaved_w2_measures_cpu_per_request_of_both_trees() -> None:
+def test_ab_interleaved_w2_measures_cpu_per_request_of_both_sides() -> None:
+    # The Sanic floor on the base side (--base-contender), the relay on this side, one round.
     tree = str(BENCH.parent)
-    options = ("--contender", "relay_1w", "--rounds", "1", "--seconds", "1")
+    options = ("--base-contender", "floor_sanic", "--contender", "relay_1w", "--rounds", "1")
     done = _bench("ab_interleaved.py", "--base", tree, "--workload", "w2", *options, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "median CPU µs/req: base" in done.stdout
     assert "cheaper in" in done.stdout
+    ratio = done.stdout.split("req/s ratios (this / base): ")[1].split()[0]
+    assert float(ratio) > 0
 
 
 def test_ab_interleaved_w3_measures_cpu_per_stream_of_both_trees() -> None:
@@ -125,25 +131,56 @@ def test_stream_tail_measures_streams_through_a_contender() -> None:
 def test_w1_interleaves_its_sides_in_chunks_and_pools_every_request(tmp_path: Path) -> None:
     # Both "sides" are the fast upstream itself: what is checked is the chunking (50 requests
     # in 3 chunks are 17 + 17 + 16 per side) and that every answer is pooled, with no error.
-    procs, workloads = _bench_module("procs"), _bench_module("workloads")
-    apis = _bench_module("apis")
+    workloads, apis = _bench_module("workloads"), _bench_module("apis")
+    with _fast_upstream(tmp_path) as (port, _):
+        raw = apis.api_request("openai", key="k").raw("127.0.0.1", port)
+        sides = {"direct": (port, raw), "proxy": (port, raw)}
+        latencies, errors = workloads.interleaved_open_loop(sides, 400.0, 50, 3)
+    assert errors == {"direct": 0, "proxy": 0}
+    assert [len(latencies["direct"]), len(latencies["proxy"])] == [50, 50]
+    assert all(0 < ms < 10_000 for ms in latencies["direct"] + latencies["proxy"])
+
+
+def test_w2_pools_its_chunks_per_level() -> None:
+    workloads = _bench_module("workloads")
+    chunks = [
+        {"rps": 1000.0, "p99": 5.0, "errors": 0.0, "requests": 2000.0, "cpu_s": 0.4},
+        {"rps": 500.0, "p99": 9.0, "errors": 1.0, "requests": 1000.0, "cpu_s": 0.3},
+        {"rps": 2000.0, "p99": 4.0, "errors": 0.0, "requests": 2000.0, "cpu_s": 0.3},
+    ]
+    pooled = workloads.pool_wrk(chunks)
+    # 5,000 requests in 2 + 2 + 1 s; CPU 1.0 s over 5,000 requests; the middle p99.
+    assert pooled == {"rps": 1000.0, "p99": 5.0, "errors": 1.0, "cpu_us": 200.0}
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (bench only)")
+def test_w2_alternates_its_levels_in_chunks(tmp_path: Path) -> None:
+    # Against the fast upstream itself: both levels answered, in 2 chunks each, without error.
+    workloads, run = _bench_module("workloads"), _bench_module("run")
+    plan = dataclasses.replace(run.QUICK, wrk_seconds=2, w2_chunks=2)
+    with _fast_upstream(tmp_path) as (port, pid):
+        figures = workloads.w2(port, "openai", "k", plan, tmp_path, pid)
+    for conns in (16, 64):
+        assert figures[f"w2_{conns}_errors"] == 0
+        assert figures[f"w2_{conns}_rps"] > 0 and figures[f"w2_{conns}_cpu_us"] > 0
+
+
+@contextlib.contextmanager
+def _fast_upstream(work: Path) -> Iterator[tuple[int, int]]:
+    """bench/fast_upstream.py on a free loopback port: (port, pid), stopped at the end."""
+    procs = _bench_module("procs")
     port = free_port()
     upstream = procs.start(
         "upstream",
         [sys.executable, str(BENCH / "fast_upstream.py"), "--port", str(port)],
         "0,1",
-        tmp_path,
+        work,
     )
     try:
         assert procs.wait_http(upstream, f"http://127.0.0.1:{port}/health") is None
-        raw = apis.api_request("openai", key="k").raw("127.0.0.1", port)
-        sides = {"direct": (port, raw), "proxy": (port, raw)}
-        latencies, errors = workloads.interleaved_open_loop(sides, 400.0, 50, 3)
+        yield port, upstream.pid
     finally:
         upstream.stop()
-    assert errors == {"direct": 0, "proxy": 0}
-    assert [len(latencies["direct"]), len(latencies["proxy"])] == [50, 50]
-    assert all(0 < ms < 10_000 for ms in latencies["direct"] + latencies["proxy"])
 
 
 def _bench_module(name: str) -> ModuleType:
