@@ -88,6 +88,8 @@ def render(
         f"16 and 64 connections alternating in {plan.w2_chunks} chunks of "
         f"{plan.w2_chunk_seconds} s each); W3 "
         f"bench/loadgen.py streams of {wl.STREAM_DELTAS} deltas {wl.STREAM_DELAY_MS} ms apart, "
+        f"added over direct at 200 streams ({', '.join(wl.W3_ORDER)}, "
+        f"{plan.stream_seconds:.0f} s each, pooled per side), "
         f"stall = a gap > {2 * wl.STREAM_DELAY_MS} ms, stall-free = at most "
         f"{wl.STALL_TOLERANCE[0]:.1%} of streams stalled, searched over {list(wl.LEVELS)} for "
         f"{', '.join(plan.search_apis)}; W4 {plan.idle_streams} idle streams, soak "

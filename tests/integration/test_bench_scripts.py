@@ -141,6 +141,18 @@ def test_w1_interleaves_its_sides_in_chunks_and_pools_every_request(tmp_path: Pa
     assert all(0 < ms < 10_000 for ms in latencies["direct"] + latencies["proxy"])
 
 
+def test_w3_runs_direct_and_the_proxy_twice_each_and_pools_their_streams(tmp_path: Path) -> None:
+    # Both sides are the fast upstream itself: the added figures are small, the streams of both
+    # runs of a side are pooled (a stream each 1.45 s per slot), and none fails.
+    workloads, run = _bench_module("workloads"), _bench_module("run")
+    plan = dataclasses.replace(run.QUICK, stream_seconds=1.0, search_apis=())
+    with _fast_upstream(tmp_path) as (port, _):
+        figures = workloads.w3(port, port, "claude", "k", plan)
+    assert figures["w3_errors"] == 0 and figures["w3_stalled_at_200"] == 0
+    assert abs(figures["w3_ttfb_p99"]) < 1_000 and abs(figures["w3_gap_p99"]) < 1_000
+    assert "w3_max_streams" not in figures
+
+
 def test_w2_pools_its_chunks_per_level() -> None:
     workloads = _bench_module("workloads")
     chunks = [
