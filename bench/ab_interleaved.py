@@ -254,17 +254,16 @@ def _alternating_rounds(
     CPU µs per unit, a second figure to print (kept in `others`, when given), and what failed
     (empty when nothing did)."""
     print(f"{'round':>7} {'tree':>5} {titles[0]:>14} {titles[1]:>12}")
-    for index in range(args.rounds):
-        order = ("base", "this") if index % 2 == 0 else ("this", "base")
-        for name in order:
-            used, other, failed = measure(gateways[name])
-            if failed:
-                raise SystemExit(f"{name}: {failed} in round {index + 1}")
-            cpu[name].append(used)
-            if others is not None:
-                others[name].append(other)
-            label = f"{restart + 1}.{index + 1}"
-            print(f"{label:>7} {name:>5} {used:>14.1f} {other:>12.2f}")
+    for position, name in enumerate(wl.alternating(("base", "this"), args.rounds)):
+        index = position // 2
+        used, other, failed = measure(gateways[name])
+        if failed:
+            raise SystemExit(f"{name}: {failed} in round {index + 1}")
+        cpu[name].append(used)
+        if others is not None:
+            others[name].append(other)
+        label = f"{restart + 1}.{index + 1}"
+        print(f"{label:>7} {name:>5} {used:>14.1f} {other:>12.2f}")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ import workloads as wl
 from contenders import Contender
 from workloads import median
 
-# (metric, header, format); W1/W3 figures are *added* over direct (W1's interleaved with it, W3's
-# measured just before).
+# (metric, header, format); W1/W3 figures are *added* over direct, measured in turn with the
+# contender (W1 in rotating chunks, W3 before and after it).
 COLUMNS = (
     ("w2_16_rps", "W2 req/s @16", "{:.0f}"),
     ("w2_64_rps", "W2 req/s @64", "{:.0f}"),
@@ -88,7 +88,8 @@ def render(
         f"16 and 64 connections alternating in {plan.w2_chunks} chunks of "
         f"{plan.w2_chunk_seconds} s each); W3 "
         f"bench/loadgen.py streams of {wl.STREAM_DELTAS} deltas {wl.STREAM_DELAY_MS} ms apart, "
-        f"added over direct at 200 streams ({', '.join(wl.W3_ORDER)}, "
+        f"added over direct at 200 streams "
+        f"({', '.join(wl.alternating(('direct', 'proxy'), wl.W3_ROUNDS))}, "
         f"{plan.stream_seconds:.0f} s each, pooled per side), "
         f"stall = a gap > {2 * wl.STREAM_DELAY_MS} ms, stall-free = at most "
         f"{wl.STALL_TOLERANCE[0]:.1%} of streams stalled, searched over {list(wl.LEVELS)} for "

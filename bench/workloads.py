@@ -20,11 +20,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import loadgen
 import procs
 import uvloop
 from apis import api_request, stream_headers
+
+T = TypeVar("T")
 
 STREAM_DELTAS = 64
 STREAM_DELAY_MS = 20
@@ -59,6 +62,13 @@ class Plan:
     def w2_chunk_seconds(self) -> int:
         """wrk's run per W2 chunk: whole seconds (wrk's -d), wrk_seconds per level in all."""
         return max(1, self.wrk_seconds // max(self.w2_chunks, 1))
+
+
+def alternating(sides: Sequence[T], rounds: int) -> Iterator[T]:
+    """Every side once per round, the order reversed every other round (A B, B A, ...), so that
+    a steady drift of the host over the rounds falls on every side alike."""
+    for index in range(rounds):
+        yield from sides if index % 2 == 0 else reversed(sides)
 
 
 def median(values: Sequence[float]) -> float:
@@ -207,9 +217,8 @@ def w2(port: int, api: str, key: str, plan: Plan, work: Path, pid: int | None) -
     seconds = plan.w2_chunk_seconds
     wrk_run(port, api, key, plan, work, pid, W2_LEVELS[-1], seconds=1)  # warm, unrecorded
     chunks: dict[int, list[dict[str, float]]] = {conns: [] for conns in W2_LEVELS}
-    for index in range(max(plan.w2_chunks, 1)):
-        for conns in W2_LEVELS if index % 2 == 0 else W2_LEVELS[::-1]:
-            chunks[conns].append(wrk_run(port, api, key, plan, work, pid, conns, seconds))
+    for conns in alternating(W2_LEVELS, max(plan.w2_chunks, 1)):
+        chunks[conns].append(wrk_run(port, api, key, plan, work, pid, conns, seconds))
     out: dict[str, float] = {}
     for conns, figures in chunks.items():
         for name, value in pool_wrk(figures).items():
@@ -310,8 +319,8 @@ def stream_figures(good: list[loadgen.Exchange], errors: int) -> dict[str, float
     }
 
 
-# W3's sides at 200 streams, in this order: a drift of the host over the workload falls on both.
-W3_ORDER = ("direct", "proxy", "proxy", "direct")
+# W3's runs per side at 200 streams, in `alternating` order: direct, proxy, proxy, direct.
+W3_ROUNDS = 2
 
 
 def w3(port: int, direct_port: int, api: str, key: str, plan: Plan) -> dict[str, float]:
@@ -319,7 +328,7 @@ def w3(port: int, direct_port: int, api: str, key: str, plan: Plan) -> dict[str,
     ports = {"direct": direct_port, "proxy": port}
     pooled: dict[str, list[loadgen.Exchange]] = {"direct": [], "proxy": []}
     errors = {"direct": 0, "proxy": 0}
-    for side in W3_ORDER:
+    for side in alternating(("direct", "proxy"), W3_ROUNDS):
         good, failed = stream_exchanges(ports[side], api, key, 200, plan.stream_seconds)
         pooled[side] += good
         errors[side] += failed

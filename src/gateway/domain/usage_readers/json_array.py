@@ -55,8 +55,8 @@ class JsonArraySplitter:
         """The element object `chunk` holds whole, with nothing else but the separators around
         it (`[` or `,` before, `,` or `]` after, whitespace), when the splitter is between
         elements; None otherwise, with nothing consumed (then `feed` the chunk)."""
-        if self._buf or self._start >= 0 or self._in_string or self._broken:
-            return None
+        if self._buf or self._start >= 0 or self._in_string or self._broken or self._depth > 1:
+            return None  # inside an element or a nested array: only the scan knows where
         depth = self._depth
         body = chunk.strip()
         if body[:1] != b"{":
@@ -70,7 +70,7 @@ class JsonArraySplitter:
                 return None
             depth = 0 if body[-1:] == b"]" else 1
             body = body[:-1].rstrip()
-        if depth > 1 or body[:1] != b"{" or body[-1:] != b"}":
+        if body[:1] != b"{" or body[-1:] != b"}":
             return None
         obj = loads_object(body)  # exactly one object, or None: two elements do not parse
         if obj is not None:
