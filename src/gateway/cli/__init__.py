@@ -14,7 +14,7 @@ from sanic import Sanic
 from sanic.worker.loader import AppLoader
 
 from gateway.cli.gc_tuning import tune_gc_after_start
-from gateway.cli.worker_manager import use_gateway_worker_manager
+from gateway.cli.worker_manager import stop_if_manager_stopping, use_gateway_worker_manager
 from gateway.container import ContainerRuntime, build_container
 from gateway.entrypoints.http.app import create_app
 from gateway.settings import ConfigError, Settings, load_settings, render_effective_config
@@ -72,6 +72,7 @@ def app_for(config_path: str) -> Sanic:  # type: ignore[type-arg]
     async def tune_gc(app: Sanic) -> None:  # type: ignore[type-arg]
         tune_gc_after_start()
 
+    app.after_server_start(stop_if_manager_stopping)
     return app
 
 

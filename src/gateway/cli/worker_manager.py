@@ -10,6 +10,18 @@ Sanic 25.12's `WorkerManager` (sanic-org/sanic#2997; the fix, PR #3063, is not m
    worker's process group, which is the launcher's own group: the shell script, supervisor or
    test runner that started the gateway died with it. Here only the worker processes are
    killed (a worker starts no processes of its own).
+3. Its signal handler acts at once, wherever it interrupted the main loop. Signalled before or
+   while the workers are being spawned, it stops the workers it can see, then spawns the rest
+   anyway, or one is mid-spawn with no pid yet, so never told to stop; the manager then waits
+   on it forever. And it writes the shared worker state over the connection the interrupted
+   code may be half-way through using. Here the handler notes the signal and the main loop
+   (before and after spawning, and at each turn of its wait and monitor loops) acts on it.
+4. A worker told to stop (SIGINT) while still importing can lose the signal: C extensions that
+   call back into Python (pydantic-core building a schema) report the KeyboardInterrupt as
+   "Exception ignored" and go on, and Sanic ignores SIGINT for a moment before it installs its
+   own handler. That worker then serves until killed. Here the manager marks itself stopping
+   in the shared worker state before it signals, and each worker, once its handlers are in
+   place, stops itself if the mark is there: every interleaving ends with the worker stopped.
 """
 
 from __future__ import annotations
@@ -18,19 +30,58 @@ import logging
 import os
 import signal
 from contextlib import suppress
+from types import FrameType
+from typing import Any
 
+from sanic import Sanic
 from sanic.exceptions import ServerKilled
 from sanic.mixins import startup
-from sanic.worker.manager import WorkerManager
+from sanic.worker.manager import MonitorCycle, WorkerManager
 
 log = logging.getLogger("sanic.root")
 _WORKER_DIED_AT_START = "__TERMINATE_EARLY__"
+_STOPPING = "gateway_stopping"  # our key in the manager's own entry of the shared worker state
 
 
 class GatewayWorkerManager(WorkerManager):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._pending_signals: list[int] = []
+        super().__init__(*args, **kwargs)
+
+    def shutdown_signal(self, signum: int, frame: FrameType | None) -> None:
+        """The handler only notes the signal; the main loop acts on it. Acting here raced: a
+        worker being spawned has no pid yet, so shutdown() missed it, and shutdown() talks to
+        the shared worker state over the very connection the interrupted code may be using."""
+        if self._shutting_down:  # a second signal: kill the workers now (no shared state)
+            super().shutdown_signal(signum, frame)  # type: ignore[no-untyped-call]
+        else:
+            self._pending_signals.append(signum)
+
+    def _act_on_signals(self) -> None:
+        while self._pending_signals:  # each as it came: a second one still kills
+            super().shutdown_signal(self._pending_signals.pop(0), None)  # type: ignore[no-untyped-call]
+
+    def start(self) -> None:
+        self._act_on_signals()
+        if self._shutting_down:  # signalled before the workers were spawned
+            return
+        super().start()  # type: ignore[no-untyped-call]
+        self._act_on_signals()
+
+    def _poll_monitor(self) -> MonitorCycle | None:
+        self._act_on_signals()  # its shutdown message is then the one polled next
+        return super()._poll_monitor()
+
+    def shutdown(self) -> None:
+        with suppress(BrokenPipeError, ConnectionError, EOFError):  # the state's server is gone
+            main = self.worker_state[self.MAIN_NAME]
+            self.worker_state[self.MAIN_NAME] = {**main, _STOPPING: True}  # before any signal
+        super().shutdown()  # type: ignore[no-untyped-call]
+
     def wait_for_ack(self) -> None:
         misses = 0
         while not self._all_workers_ack():  # type: ignore[no-untyped-call]
+            self._act_on_signals()
             if self._shutting_down:
                 return
             if self.monitor_subscriber.poll(0.1):
@@ -57,6 +108,18 @@ class GatewayWorkerManager(WorkerManager):
             with suppress(ProcessLookupError):
                 os.kill(process.pid, signal.SIGKILL)
         raise ServerKilled
+
+
+def stop_if_manager_stopping(app: Sanic) -> None:  # type: ignore[type-arg]
+    """An after_server_start listener: Sanic's SIGINT handler is in place by then, so a stop
+    the manager ordered from here on reaches it, and one ordered earlier shows as the mark."""
+    multiplexer = getattr(app, "multiplexer", None)
+    if multiplexer is None:  # a single process: no manager
+        return
+    with suppress(BrokenPipeError, ConnectionError, EOFError):
+        if multiplexer.workers.get(WorkerManager.MAIN_NAME, {}).get(_STOPPING):
+            log.info("The gateway is stopping: this worker stops as soon as it started.")
+            signal.raise_signal(signal.SIGINT)  # the loop's handler: Sanic's graceful stop
 
 
 def use_gateway_worker_manager() -> None:

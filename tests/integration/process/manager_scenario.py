@@ -1,0 +1,92 @@
+"""Sanic's worker manager, as the gateway runs it, stopped at the moments that used to hang it.
+
+Run as a process of its own, since the manager takes over SIGINT and SIGTERM:
+`python -c "from tests.integration.process.manager_scenario import main; main()" CASE`.
+It prints a line per worker started or stopping by itself, then `manager stopped` and the
+workers still alive when `WorkerManager.run` returns.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+from sanic import Sanic
+from sanic.worker.multiplexer import WorkerMultiplexer
+
+from gateway.cli.worker_manager import GatewayWorkerManager, stop_if_manager_stopping
+
+CASES = ("signal-before-spawning", "signal-while-spawning", "worker-loses-its-signal")
+
+
+def _say(line: str) -> None:
+    """One write per line: the workers share stdout, and print() may write a line in parts."""
+    os.write(sys.stdout.fileno(), f"{line}\n".encode())
+
+
+def idle_worker(**_: Any) -> None:
+    """Serves nothing; the manager's SIGINT ends it (KeyboardInterrupt)."""
+    _say(f"worker {os.getpid()} started")
+    time.sleep(60)
+
+
+def worker_losing_its_signal(worker_state: Any, monitor_publisher: Any, **_: Any) -> None:
+    """A worker whose SIGINT came before it could handle it, as when pydantic-core swallows the
+    KeyboardInterrupt during an import: the signal is consumed unseen. Then, as Sanic does, it
+    installs its handler and runs the gateway's after_server_start check."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    _say(f"worker {os.getpid()} started")
+    signal.sigwait({signal.SIGINT})  # the manager's stop, lost
+    signal.signal(signal.SIGINT, _stop)  # Sanic's graceful stop, in short
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    app = Sanic("scenario")
+    app.multiplexer = WorkerMultiplexer(monitor_publisher, worker_state)
+    stop_if_manager_stopping(app)
+    time.sleep(60)  # only a stop ends this in time
+
+
+def _stop(*_: Any) -> None:
+    _say(f"worker {os.getpid()} stopping")
+    sys.exit(0)
+
+
+class SignalWhenPickled:
+    """SIGTERM to the manager while a worker is spawned but has no pid yet: pickling the
+    worker's arguments for the child is that moment. Fires once, in the manager only."""
+
+    fired = False
+
+    def __reduce__(self) -> tuple[type[SignalWhenPickled], tuple[()]]:
+        if not SignalWhenPickled.fired:
+            SignalWhenPickled.fired = True
+            signal.raise_signal(signal.SIGTERM)
+        return (SignalWhenPickled, ())
+
+
+def main() -> None:
+    case = sys.argv[1]
+    assert case in CASES, case
+    context = multiprocessing.get_context("spawn")
+    monitor_publisher, monitor_subscriber = context.Pipe(True)
+    sync = context.Manager()  # as Sanic.serve shares the worker state
+    worker_state = sync.dict()
+    serve: Any = idle_worker
+    settings: dict[str, Any] = {}
+    if case == "signal-while-spawning":
+        settings = {"trigger": SignalWhenPickled()}
+    elif case == "worker-loses-its-signal":
+        serve = worker_losing_its_signal
+        settings = {"worker_state": worker_state, "monitor_publisher": monitor_publisher}
+    manager = GatewayWorkerManager(
+        2, serve, settings, context, (monitor_publisher, monitor_subscriber), worker_state
+    )
+    if case == "signal-before-spawning":
+        signal.raise_signal(signal.SIGTERM)
+    manager.run()
+    alive = [process.pid for process in manager.processes if process.is_alive()]
+    _say(f"manager stopped; workers alive: {alive}")
+    sync.shutdown()
