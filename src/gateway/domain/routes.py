@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from gateway.domain.errors import RouteNotFound
 from gateway.domain.provider import GEMINI_ACTIONS, Operation, Provider
@@ -37,6 +38,9 @@ def _safe(segment: str, pattern: re.Pattern[str], what: str) -> str:
 GEMINI_VERSIONS = frozenset({"v1beta", "v1"})
 
 
+# Parsed once per model and action, not per request (a Route is immutable; bad paths raise,
+# and are not kept).
+@lru_cache(maxsize=1024)
 def gemini_model_route(model_and_action: str, version: str = "v1beta") -> Route:
     """`POST /{version}/models/{model}:{action}`: the action follows the last ':' of a segment."""
     model, sep, action = model_and_action.rpartition(":")

@@ -62,6 +62,16 @@ def test_unsafe_gemini_segments_are_refused(segment: str) -> None:
         gemini_model_route(segment)
 
 
+def test_a_gemini_route_is_parsed_once_and_a_refused_one_every_time() -> None:
+    first = gemini_model_route("gemini-cache-probe:generateContent")
+    assert gemini_model_route("gemini-cache-probe:generateContent") is first
+    assert gemini_model_route("gemini-cache-probe:generateContent", "v1") is not first
+    for _ in range(2):  # an exception is never kept in place of a route
+        with pytest.raises(RouteNotFound):
+            gemini_model_route("../x:generateContent")
+    assert gemini_model_route.cache_info().maxsize == 1024  # bounded: paths come from clients
+
+
 @pytest.mark.parametrize("batch_id", ["..", "a/b", "%2e%2e", "a?b", "", "x" * 200, "a.b"])
 def test_unsafe_batch_ids_are_refused(batch_id: str) -> None:
     with pytest.raises(RouteNotFound):
