@@ -6,6 +6,7 @@ import asyncio
 import io
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -193,17 +194,25 @@ class _RecordingRaw(io.RawIOBase):
 
 async def test_access_lines_within_the_flush_window_leave_in_one_write_at_its_end() -> None:
     raw = _RecordingRaw()
-    line = JsonAccessLine(io.BufferedWriter(raw), Redactor(), flush_within=0.05)
+    # A window wide enough that a stalled test host cannot end it before the first check.
+    line = JsonAccessLine(io.BufferedWriter(raw), Redactor(), flush_within=0.3)
     line({"status": 200}, "req1")
     await asyncio.sleep(0)  # another loop turn, inside the window
     line({"status": 201}, "req2")
     await asyncio.sleep(0.01)
     assert raw.writes == []  # held until the window ends
-    await asyncio.sleep(0.08)
+    await _until(lambda: bool(raw.writes))  # the window's end writes them, no close needed
     assert len(raw.writes) == 1 and raw.writes[0].count(b"\n") == 2
     line({"status": 202}, "req3")
-    await asyncio.sleep(0.1)
-    assert len(raw.writes) == 2 and b'"req3"' in raw.writes[1]
+    await _until(lambda: len(raw.writes) == 2)
+    assert b'"req3"' in raw.writes[1]
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        await asyncio.sleep(0.01)
 
 
 async def test_a_line_logged_meanwhile_flushes_the_waiting_access_lines_first() -> None:
