@@ -1,4 +1,4 @@
-"""Sanic's multi-worker manager, with two shutdown fixes the gateway needs.
+"""Sanic's multi-worker manager, with the shutdown fixes the gateway needs.
 
 Sanic 25.12's `WorkerManager` (sanic-org/sanic#2997; the fix, PR #3063, is not merged):
 
