@@ -18,7 +18,8 @@ host's drift falls on both trees alike; each round pairs one chunk of each.
   rounds' differences: steadier than restarting the whole bench per run (bench/ab.py).
 - w3: W3's streams (64 deltas 20 ms apart, `--streams` at once) for `--seconds` against each
   tree's gateway. Prints each round's CPU µs per stream and TTFB p99, the medians and the
-  median of the rounds' differences: what a change to the per-chunk path costs or saves.
+  median of the rounds' differences: what a change to the per-chunk path costs or saves; and
+  each side's median TTFB p99, with the rounds in which this side's was lower.
 
 `--base-contender NAME` runs another contender on the base side (`--base` may then be this
 tree): `--base . --base-contender floor_sanic --contender prod_1w --workload w2` measures the
@@ -116,6 +117,7 @@ def main() -> None:
     trees = {"base": args.base.resolve(), "this": BENCH.parent}
     cpu: dict[str, list[float]] = {"base": [], "this": []}
     rps: dict[str, list[float]] = {"base": [], "this": []}
+    ttfb: dict[str, list[float]] = {"base": [], "this": []}  # w3: each round's TTFB p99
     try:
         for restart in range(args.restarts):
             # Which tree starts first alternates too: a process's own layout can favour it.
@@ -132,7 +134,7 @@ def main() -> None:
                 elif args.workload == "w2":
                     _cpu_rounds(args, running, env.work, cpu, rps, restart)
                 else:
-                    _stream_rounds(args, running, cpu, restart)
+                    _stream_rounds(args, running, cpu, ttfb, restart)
             finally:
                 for gateway in started:
                     gateway.stop()
@@ -142,6 +144,13 @@ def main() -> None:
             ratios = [b / a for a, b in zip(rps["base"], rps["this"], strict=True)]
             ratio = statistics.median(ratios)
             print(f"median of the rounds' req/s ratios (this / base): {ratio:.2f}")
+        if args.workload == "w3":
+            base, this = statistics.median(ttfb["base"]), statistics.median(ttfb["this"])
+            lower = sum(b < a for a, b in zip(ttfb["base"], ttfb["this"], strict=True))
+            print(
+                f"median TTFB p99: base {base:.2f} ms, this {this:.2f} ms; "
+                f"this lower in {lower} of {len(ttfb['this'])} rounds"
+            )
     finally:
         for proc in reversed(shared):
             proc.stop()
@@ -223,9 +232,11 @@ def _stream_rounds(
     args: argparse.Namespace,
     gateways: dict[str, cs.Running],
     cpu: dict[str, list[float]],
+    ttfb: dict[str, list[float]],
     restart: int,
 ) -> None:
-    """W3's streams, one chunk per tree per round; CPU of each gateway's tree per stream."""
+    """W3's streams, one chunk per tree per round; CPU of each gateway's tree per stream and
+    the streams' TTFB p99 (kept in `ttfb`)."""
     for gateway in gateways.values():  # warm both: first streams pay set-up and first use
         wl.stream_exchanges(gateway.port, args.api, gateway.key, args.streams, 1.0)
 
@@ -238,7 +249,8 @@ def _stream_rounds(
             return float("nan"), float("nan"), f"{errors} failed streams"
         return used / len(good) * 1e6, pct(wl.ttfb_ms(good), 99), ""
 
-    _alternating_rounds(args, gateways, cpu, restart, ("CPU µs/stream", "TTFB p99 ms"), measure)
+    titles = ("CPU µs/stream", "TTFB p99 ms")
+    _alternating_rounds(args, gateways, cpu, restart, titles, measure, ttfb)
 
 
 def _alternating_rounds(

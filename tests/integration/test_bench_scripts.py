@@ -93,6 +93,7 @@ def test_ab_interleaved_w3_measures_cpu_per_stream_of_both_trees() -> None:
     assert "median difference per start: " in done.stdout
     assert "median CPU µs/stream: base" in done.stdout
     assert "this tree cheaper in" in done.stdout and " of 2 pairs" in done.stdout
+    assert "median TTFB p99: base " in done.stdout and " of 2 rounds" in done.stdout
 
 
 def test_client_bench_measures_both_clients() -> None:
