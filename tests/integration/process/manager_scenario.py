@@ -19,19 +19,9 @@ from sanic import Sanic
 from sanic.worker.multiplexer import WorkerMultiplexer
 
 from gateway.cli.worker_manager import GatewayWorkerManager, stop_if_manager_stopping
+from tests.integration.process.scenario_workers import SignalWhenPickled, idle_worker, say
 
 CASES = ("signal-before-spawning", "signal-while-spawning", "worker-loses-its-signal")
-
-
-def _say(line: str) -> None:
-    """One write per line: the workers share stdout, and print() may write a line in parts."""
-    os.write(sys.stdout.fileno(), f"{line}\n".encode())
-
-
-def idle_worker(**_: Any) -> None:
-    """Serves nothing; the manager's SIGINT ends it (KeyboardInterrupt)."""
-    _say(f"worker {os.getpid()} started")
-    time.sleep(60)
 
 
 def worker_losing_its_signal(worker_state: Any, monitor_publisher: Any, **_: Any) -> None:
@@ -39,32 +29,23 @@ def worker_losing_its_signal(worker_state: Any, monitor_publisher: Any, **_: Any
     KeyboardInterrupt during an import: the signal is consumed unseen. Then, as Sanic does, it
     installs its handler and runs the gateway's after_server_start check."""
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    _say(f"worker {os.getpid()} started")
+    say(f"worker {os.getpid()} started")
     signal.sigwait({signal.SIGINT})  # the manager's stop, lost
     signal.signal(signal.SIGINT, _stop)  # Sanic's graceful stop, in short
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    app = Sanic("scenario")
-    app.multiplexer = WorkerMultiplexer(monitor_publisher, worker_state)
-    stop_if_manager_stopping(app)
+    _check_the_mark(worker_state, monitor_publisher)
     time.sleep(60)  # only a stop ends this in time
 
 
 def _stop(*_: Any) -> None:
-    _say(f"worker {os.getpid()} stopping")
+    say(f"worker {os.getpid()} stopping")
     sys.exit(0)
 
 
-class SignalWhenPickled:
-    """SIGTERM to the manager while a worker is spawned but has no pid yet: pickling the
-    worker's arguments for the child is that moment. Fires once, in the manager only."""
-
-    fired = False
-
-    def __reduce__(self) -> tuple[type[SignalWhenPickled], tuple[()]]:
-        if not SignalWhenPickled.fired:
-            SignalWhenPickled.fired = True
-            signal.raise_signal(signal.SIGTERM)
-        return (SignalWhenPickled, ())
+def _check_the_mark(worker_state: Any, monitor_publisher: Any) -> None:
+    app = Sanic(f"scenario{os.getpid()}")
+    app.multiplexer = WorkerMultiplexer(monitor_publisher, worker_state)
+    stop_if_manager_stopping(app)
 
 
 def main() -> None:
@@ -88,5 +69,5 @@ def main() -> None:
         signal.raise_signal(signal.SIGTERM)
     manager.run()
     alive = [process.pid for process in manager.processes if process.is_alive()]
-    _say(f"manager stopped; workers alive: {alive}")
+    say(f"manager stopped; workers alive: {alive}")
     sync.shutdown()

@@ -1,0 +1,35 @@
+"""The manager scenario's idle workers, in a module of their own that imports nothing beyond the
+standard library: a worker spawned by the scenario imports it first, and a SIGINT that comes
+meanwhile must end the worker (pydantic-core, imported with the gateway, can swallow one)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+
+def say(line: str) -> None:
+    """One write per line: the workers share stdout, and print() may write a line in parts."""
+    os.write(sys.stdout.fileno(), f"{line}\n".encode())
+
+
+def idle_worker(**_: Any) -> None:
+    """Serves nothing; the manager's SIGINT ends it (KeyboardInterrupt)."""
+    say(f"worker {os.getpid()} started")
+    time.sleep(60)
+
+
+class SignalWhenPickled:
+    """SIGTERM to the manager while a worker is spawned but has no pid yet: pickling the
+    worker's arguments for the child is that moment. Fires once, in the manager only."""
+
+    fired = False
+
+    def __reduce__(self) -> tuple[type[SignalWhenPickled], tuple[()]]:
+        if not SignalWhenPickled.fired:
+            SignalWhenPickled.fired = True
+            signal.raise_signal(signal.SIGTERM)
+        return (SignalWhenPickled, ())
