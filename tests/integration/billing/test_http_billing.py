@@ -11,14 +11,9 @@ from gateway.devtools.billing_server import BillingServer
 from gateway.domain.errors import BillingUnavailable, QuotaExceeded, Unauthenticated
 from gateway.domain.secrets import Secret
 from tests.unit.billing.helpers import authorization, usage_record
+from tests.waiting import wait_until
 
 KEY = "gw-http-test-key"
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.02)
 
 
 async def test_authorize_allows_and_denies(

@@ -33,19 +33,15 @@ def worker_losing_its_signal(worker_state: Any, monitor_publisher: Any, **_: Any
     signal.sigwait({signal.SIGINT})  # the manager's stop, lost
     signal.signal(signal.SIGINT, _stop)  # Sanic's graceful stop, in short
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    _check_the_mark(worker_state, monitor_publisher)
+    app = Sanic(f"scenario{os.getpid()}")
+    app.multiplexer = WorkerMultiplexer(monitor_publisher, worker_state)
+    stop_if_manager_stopping(app)  # the gateway's after_server_start check
     time.sleep(60)  # only a stop ends this in time
 
 
 def _stop(*_: Any) -> None:
     say(f"worker {os.getpid()} stopping")
     sys.exit(0)
-
-
-def _check_the_mark(worker_state: Any, monitor_publisher: Any) -> None:
-    app = Sanic(f"scenario{os.getpid()}")
-    app.multiplexer = WorkerMultiplexer(monitor_publisher, worker_state)
-    stop_if_manager_stopping(app)
 
 
 def main() -> None:

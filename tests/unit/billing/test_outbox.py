@@ -15,6 +15,7 @@ from gateway.adapters.billing.outbox import (
     OutboxTuning,
 )
 from gateway.adapters.billing.outbox_log import DEAD_LETTER, LOG_GLOB
+from tests.waiting import wait_until
 
 FAST = OutboxTuning(backoff_base=0.01, backoff_cap=0.05, adopt_interval=0.05, close_timeout=1.0)
 
@@ -42,12 +43,6 @@ class Target:
 
 def body(request_id: str) -> bytes:
     return orjson.dumps({"request_id": request_id, "usage": {"total_tokens": 1}})
-
-
-async def wait_until(condition: object, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():  # type: ignore[operator]
-            await asyncio.sleep(0.01)
 
 
 async def test_delivered_at_once_leaves_no_file(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import io
 import logging
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -27,6 +26,7 @@ from gateway.adapters.observability.observed_events import ObservedEventPublishe
 from gateway.adapters.observability.redaction import Redactor
 from tests.fakes import MemoryEventPublisher
 from tests.unit.observability.helpers import make_event
+from tests.waiting import wait_until
 
 CONFIGURED = "upstream-configured-key-123"
 
@@ -201,18 +201,11 @@ async def test_access_lines_within_the_flush_window_leave_in_one_write_at_its_en
     line({"status": 201}, "req2")
     await asyncio.sleep(0.01)
     assert raw.writes == []  # held until the window ends
-    await _until(lambda: bool(raw.writes))  # the window's end writes them, no close needed
+    await wait_until(lambda: bool(raw.writes))  # the window's end writes them, no close needed
     assert len(raw.writes) == 1 and raw.writes[0].count(b"\n") == 2
     line({"status": 202}, "req3")
-    await _until(lambda: len(raw.writes) == 2)
+    await wait_until(lambda: len(raw.writes) == 2)
     assert b'"req3"' in raw.writes[1]
-
-
-async def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "not within the time allowed"
-        await asyncio.sleep(0.01)
 
 
 async def test_a_line_logged_meanwhile_flushes_the_waiting_access_lines_first() -> None:
