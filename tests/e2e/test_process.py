@@ -141,11 +141,19 @@ print(gateway.wait(), flush=True)
 """
 
 
-@pytest.mark.parametrize("signals", [1, 2], ids=["sigterm", "sigterm-twice"])
-def test_a_gateway_stopped_while_its_workers_start_exits(tmp_path: Path, signals: int) -> None:
-    """Sanic's manager, signalled before its workers acknowledged their start-up, spun forever;
-    signalled again, it SIGKILLed its process group, and so the process that launched it."""
-    path, _ = _write_config(tmp_path, "http://127.0.0.1:9", 2)
+@pytest.mark.parametrize(
+    ("workers", "delay", "signals"),
+    [(1, 0.0, 1), (2, 0.0, 1), (2, 0.3, 1), (2, 0.3, 2)],
+    ids=["1-worker-at-once", "2-workers-at-once", "2-workers-sigterm", "2-workers-sigterm-twice"],
+)
+def test_a_gateway_stopped_while_it_starts_exits(
+    tmp_path: Path, workers: int, delay: float, signals: int
+) -> None:
+    """Stopped as it starts, the gateway exits cleanly (a SIGTERM before Sanic took over used to
+    kill it by the signal). Sanic's manager, signalled before its workers acknowledged their
+    start-up, spun forever; signalled again, it SIGKILLed its process group, and so the process
+    that launched it."""
+    path, _ = _write_config(tmp_path, "http://127.0.0.1:9", workers)
     log = tmp_path / "gateway.log"
     with log.open("wb") as output:
         launcher = subprocess.Popen(
@@ -162,13 +170,18 @@ def test_a_gateway_stopped_while_its_workers_start_exits(tmp_path: Path, signals
         while b"gateway listening" not in log.read_bytes():
             assert time.monotonic() < deadline and launcher.poll() is None, log.read_text()
             time.sleep(0.01)
-        time.sleep(0.3)  # the manager waits for its workers, which are still importing
+        time.sleep(delay)  # at 0.3 s the manager waits for its workers, which are still importing
         for _ in range(signals):
             os.kill(gateway, signal.SIGTERM)
             time.sleep(0.1)
         out, _ = launcher.communicate(timeout=15)
         assert launcher.returncode == 0, "the gateway killed the process that launched it"
-        assert out.strip().lstrip(b"-").isdigit()  # the launcher saw the gateway end
+        if signals == 1:
+            assert out.strip() == b"0", log.read_text()  # the gateway's own exit status
+        else:
+            assert out.strip().lstrip(b"-").isdigit()  # the launcher saw the gateway end
+        if delay == 0.0:  # no worker was spawned, to be interrupted mid-import
+            assert "Traceback" not in log.read_text(), log.read_text()
         deadline = time.monotonic() + 5  # a SIGKILLed worker takes a moment to go
         while _group(launcher.pid) and time.monotonic() < deadline:
             time.sleep(0.05)

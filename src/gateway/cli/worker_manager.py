@@ -22,10 +22,19 @@ Sanic 25.12's `WorkerManager` (sanic-org/sanic#2997; the fix, PR #3063, is not m
    own handler. That worker then serves until killed. Here the manager marks itself stopping
    in the shared worker state before it signals, and each worker, once its handlers are in
    place, stops itself if the mark is there: every interleaving ends with the worker stopped.
+5. Before the manager exists, Python's defaults apply: a SIGTERM in the launcher's first second
+   killed it outright. The launcher holds stop signals from its first line (stop_signals.py);
+   the manager takes those it held when it installs its own handlers.
+
+A worker's own stop, asked for before it could act on it (the mark, or a signal it held), is
+raised once it serves: Sanic's handler stops the loop, and raised while the loop still finishes
+the start-up (`run_until_complete` of the after_server_start listeners), that stop was spent
+there and the worker went on serving forever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -38,15 +47,19 @@ from sanic.exceptions import ServerKilled
 from sanic.mixins import startup
 from sanic.worker.manager import MonitorCycle, WorkerManager
 
+from gateway.cli import stop_signals
+
 log = logging.getLogger("sanic.root")
 _WORKER_DIED_AT_START = "__TERMINATE_EARLY__"
 _STOPPING = "gateway_stopping"  # our key in the manager's own entry of the shared worker state
+_stoppers: set[asyncio.Task[None]] = set()
 
 
 class GatewayWorkerManager(WorkerManager):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._pending_signals: list[int] = []
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)  # installs shutdown_signal as the handler
+        self._pending_signals.extend(stop_signals.take())  # those the launcher held till now
 
     def shutdown_signal(self, signum: int, frame: FrameType | None) -> None:
         """The handler only notes the signal; the main loop acts on it. Acting here raced: a
@@ -110,16 +123,29 @@ class GatewayWorkerManager(WorkerManager):
         raise ServerKilled
 
 
-def stop_if_manager_stopping(app: Sanic) -> None:  # type: ignore[type-arg]
-    """An after_server_start listener: Sanic's SIGINT handler is in place by then, so a stop
-    the manager ordered from here on reaches it, and one ordered earlier shows as the mark."""
-    multiplexer = getattr(app, "multiplexer", None)
-    if multiplexer is None:  # a single process: no manager
-        return
-    with suppress(BrokenPipeError, ConnectionError, EOFError):
-        if multiplexer.workers.get(WorkerManager.MAIN_NAME, {}).get(_STOPPING):
-            log.info("The gateway is stopping: this worker stops as soon as it started.")
-            signal.raise_signal(signal.SIGINT)  # the loop's handler: Sanic's graceful stop
+def stop_once_serving_if_asked(app: Sanic) -> None:  # type: ignore[type-arg]
+    """An after_server_start listener: Sanic's handlers are in place by then, so a stop asked
+    from here on reaches them; one asked earlier shows as a signal this process held or as the
+    manager's mark, and is raised once the server serves."""
+    asked = bool(stop_signals.take())
+    multiplexer = getattr(app, "multiplexer", None)  # None in a single process: no manager
+    if not asked and multiplexer is not None:
+        with suppress(BrokenPipeError, ConnectionError, EOFError):
+            asked = bool(multiplexer.workers.get(WorkerManager.MAIN_NAME, {}).get(_STOPPING))
+    if asked:
+        log.info("The gateway is stopping: this worker stops as soon as it serves.")
+        task = asyncio.get_running_loop().create_task(_stop_once_serving(app))
+        _stoppers.add(task)  # the loop keeps only a weak reference
+        task.add_done_callback(_stoppers.discard)
+
+
+async def _stop_once_serving(app: Sanic) -> None:  # type: ignore[type-arg]
+    # Sanic sets is_running after the start-up's last listener, just before run_forever: from
+    # then on the loop runs only in run_forever, where the handler's stop ends the worker.
+    # Sanic has no event for it to wait on.
+    while not app.state.is_running:  # noqa: ASYNC110
+        await asyncio.sleep(0.005)
+    signal.raise_signal(signal.SIGINT)  # the loop's handler: Sanic's graceful stop
 
 
 def use_gateway_worker_manager() -> None:

@@ -8,17 +8,17 @@ workers still alive when `WorkerManager.run` returns.
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import signal
 import sys
-import time
 from typing import Any
 
 from sanic import Sanic
 from sanic.worker.multiplexer import WorkerMultiplexer
 
-from gateway.cli.worker_manager import GatewayWorkerManager, stop_if_manager_stopping
+from gateway.cli.worker_manager import GatewayWorkerManager, stop_once_serving_if_asked
 from tests.integration.process.scenario_workers import SignalWhenPickled, idle_worker, say
 
 CASES = ("signal-before-spawning", "signal-while-spawning", "worker-loses-its-signal")
@@ -26,22 +26,25 @@ CASES = ("signal-before-spawning", "signal-while-spawning", "worker-loses-its-si
 
 def worker_losing_its_signal(worker_state: Any, monitor_publisher: Any, **_: Any) -> None:
     """A worker whose SIGINT came before it could handle it, as when pydantic-core swallows the
-    KeyboardInterrupt during an import: the signal is consumed unseen. Then, as Sanic does, it
-    installs its handler and runs the gateway's after_server_start check."""
+    KeyboardInterrupt during an import: the signal is consumed unseen. Then it starts as Sanic's
+    worker does, in short: the loop's handler, the after_server_start listeners (the gateway's
+    check among them), `is_running`, and the loop run until a stop."""
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     say(f"worker {os.getpid()} started")
     signal.sigwait({signal.SIGINT})  # the manager's stop, lost
-    signal.signal(signal.SIGINT, _stop)  # Sanic's graceful stop, in short
+    loop = asyncio.new_event_loop()
+    loop.add_signal_handler(signal.SIGINT, loop.stop)  # Sanic's graceful stop, in short
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     app = Sanic(f"scenario{os.getpid()}")
     app.multiplexer = WorkerMultiplexer(monitor_publisher, worker_state)
-    stop_if_manager_stopping(app)  # the gateway's after_server_start check
-    time.sleep(60)  # only a stop ends this in time
 
+    async def after_server_start() -> None:
+        stop_once_serving_if_asked(app)
 
-def _stop(*_: Any) -> None:
+    loop.run_until_complete(after_server_start())
+    app.state.is_running = True
+    loop.run_forever()  # only a stop ends this before the test gives up
     say(f"worker {os.getpid()} stopping")
-    sys.exit(0)
 
 
 def main() -> None:

@@ -1,0 +1,53 @@
+"""Stop signals that come while the gateway starts, held until it can stop cleanly.
+
+By Python's defaults a SIGTERM during start-up ends the process on the spot, and a SIGINT
+raises KeyboardInterrupt wherever the code happens to be: a launcher stopped in its first
+second dies by the signal, and a C extension that calls back into Python (pydantic-core building
+a schema) may swallow the interrupt, so a worker told to stop serves on. From `hold()` until
+Sanic installs its own handlers, a stop signal is only noted here; what takes over (the worker
+manager, or the server once it serves) acts on it.
+
+Standard library only: the launcher holds the signals before it imports anything heavy.
+"""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_held: list[int] = []
+_holding = False
+
+
+def hold(*, second_kills: bool) -> None:
+    """Note stop signals from now on. Idempotent: the first call's choice stays. With
+    `second_kills`, a second signal ends the process at once by the default action (someone
+    who stopped a slow start twice means it; the worker manager does the same)."""
+    global _holding
+    if _holding:
+        return
+    _holding = True
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        if second_kills and _held:
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+            return
+        _held.append(signum)
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, note)
+
+
+def held() -> bool:
+    """A stop signal came since `hold()` and nobody took it yet."""
+    return bool(_held)
+
+
+def take() -> list[int]:
+    """The signals held so far, in order, now handed over (call it once the new handlers are in
+    place, so that none can come in between unseen)."""
+    taken = list(_held)
+    del _held[: len(taken)]
+    return taken
