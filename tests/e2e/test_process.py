@@ -178,10 +178,10 @@ def test_a_gateway_stopped_while_it_starts_exits(
         assert launcher.returncode == 0, "the gateway killed the process that launched it"
         if signals == 1:
             assert out.strip() == b"0", log.read_text()  # the gateway's own exit status
+            # Nor did a worker stopped mid-import print a KeyboardInterrupt traceback.
+            assert "Traceback" not in log.read_text(), log.read_text()
         else:
             assert out.strip().lstrip(b"-").isdigit()  # the launcher saw the gateway end
-        if delay == 0.0:  # no worker was spawned, to be interrupted mid-import
-            assert "Traceback" not in log.read_text(), log.read_text()
         deadline = time.monotonic() + 5  # a SIGKILLed worker takes a moment to go
         while _group(launcher.pid) and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -22,6 +22,7 @@ Sanic 25.12's `WorkerManager` (sanic-org/sanic#2997; the fix, PR #3063, is not m
    own handler. That worker then serves until killed. Here the manager marks itself stopping
    in the shared worker state before it signals, and each worker, once its handlers are in
    place, stops itself if the mark is there: every interleaving ends with the worker stopped.
+   Workers are told to stop with SIGTERM, not SIGINT: one still importing ends quietly.
 5. Before the manager exists, Python's defaults apply: a SIGTERM in the launcher's first second
    killed it outright. The launcher holds stop signals from its first line (stop_signals.py);
    the manager takes those it held when it installs its own handlers.
@@ -45,7 +46,9 @@ from typing import Any
 from sanic import Sanic
 from sanic.exceptions import ServerKilled
 from sanic.mixins import startup
+from sanic.worker.constants import ProcessState
 from sanic.worker.manager import MonitorCycle, WorkerManager
+from sanic.worker.process import WorkerProcess
 
 from gateway.cli import stop_signals
 
@@ -89,7 +92,10 @@ class GatewayWorkerManager(WorkerManager):
         with suppress(BrokenPipeError, ConnectionError, EOFError):  # the state's server is gone
             main = self.worker_state[self.MAIN_NAME]
             self.worker_state[self.MAIN_NAME] = {**main, _STOPPING: True}  # before any signal
-        super().shutdown()  # type: ignore[no-untyped-call]
+        for process in self.processes:
+            if process.is_alive():
+                _stop_worker(process)
+        self._shutting_down = True
 
     def wait_for_ack(self) -> None:
         misses = 0
@@ -123,6 +129,18 @@ class GatewayWorkerManager(WorkerManager):
         raise ServerKilled
 
 
+def _stop_worker(process: WorkerProcess) -> None:
+    """Sanic's `terminate()`, with SIGTERM for its SIGINT: a serving worker stops the same way
+    (Sanic's loop handles both), and one still importing, before it holds stop signals, ends
+    quietly by the default action instead of printing a KeyboardInterrupt traceback."""
+    if process.state is ProcessState.TERMINATED:
+        return
+    with suppress(BrokenPipeError, ConnectionError, EOFError):
+        process.set_state(ProcessState.TERMINATED, force=True)
+    with suppress(KeyError, AttributeError, ProcessLookupError, TypeError):
+        os.kill(process.pid, signal.SIGTERM)
+
+
 def stop_once_serving_if_asked(app: Sanic) -> None:  # type: ignore[type-arg]
     """An after_server_start listener: Sanic's handlers are in place by then, so a stop asked
     from here on reaches them; one asked earlier shows as a signal this process held or as the
@@ -145,7 +163,7 @@ async def _stop_once_serving(app: Sanic) -> None:  # type: ignore[type-arg]
     # Sanic has no event for it to wait on.
     while not app.state.is_running:  # noqa: ASYNC110
         await asyncio.sleep(0.005)
-    signal.raise_signal(signal.SIGINT)  # the loop's handler: Sanic's graceful stop
+    signal.raise_signal(signal.SIGTERM)  # the loop's handler: Sanic's graceful stop
 
 
 def use_gateway_worker_manager() -> None:

@@ -25,16 +25,17 @@ CASES = ("signal-before-spawning", "signal-while-spawning", "worker-loses-its-si
 
 
 def worker_losing_its_signal(worker_state: Any, monitor_publisher: Any, **_: Any) -> None:
-    """A worker whose SIGINT came before it could handle it, as when pydantic-core swallows the
-    KeyboardInterrupt during an import: the signal is consumed unseen. Then it starts as Sanic's
-    worker does, in short: the loop's handler, the after_server_start listeners (the gateway's
-    check among them), `is_running`, and the loop run until a stop."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    """A worker whose stop signal came when it could not see it, as in the moment Sanic ignores
+    stop signals before it installs its loop's handlers: the signal is consumed unseen. Then it
+    starts as Sanic's worker does, in short: the loop's handler, the after_server_start listeners
+    (the gateway's check among them), `is_running`, and the loop run until a stop."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     say(f"worker {os.getpid()} started")
-    signal.sigwait({signal.SIGINT})  # the manager's stop, lost
+    signal.sigwait({signal.SIGTERM})  # the manager's stop, lost
     loop = asyncio.new_event_loop()
-    loop.add_signal_handler(signal.SIGINT, loop.stop)  # Sanic's graceful stop, in short
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(stop, loop.stop)  # Sanic's graceful stop, in short
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     app = Sanic(f"scenario{os.getpid()}")
     app.multiplexer = WorkerMultiplexer(monitor_publisher, worker_state)
 

@@ -1,6 +1,6 @@
 """The manager scenario's idle workers, in a module of their own that imports nothing beyond the
-standard library: a worker spawned by the scenario imports it first, and a SIGINT that comes
-meanwhile must end the worker (pydantic-core, imported with the gateway, can swallow one)."""
+standard library: a worker spawned by the scenario imports it first, and nothing in it may hold
+or swallow the manager's stop signal."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def say(line: str) -> None:
 
 
 def idle_worker(**_: Any) -> None:
-    """Serves nothing; the manager's SIGINT ends it (KeyboardInterrupt)."""
+    """Serves nothing; the manager's SIGTERM ends it (the default action)."""
     say(f"worker {os.getpid()} started")
     time.sleep(60)
 
