@@ -471,6 +471,27 @@ async def test_gemini_stream_without_alt_is_one_json_array(
     assert len(orjson.loads(raw)) == 2
 
 
+@pytest.mark.parametrize("action", [":generateContent", ":streamGenerateContent?alt=sse"])
+async def test_gemini_json_mode_answers_a_document_that_fits_the_schema(
+    provider: FakeProvider, http: aiohttp.ClientSession, action: str
+) -> None:
+    """gemini-cli's model router asks for JSON before every turn and retries until it parses."""
+    schema = {
+        "type": "OBJECT",
+        "properties": {"reason": {"type": "STRING"}, "score": {"type": "INTEGER"}},
+        "required": ["reason", "score"],
+    }
+    config = {"responseMimeType": "application/json", "responseJsonSchema": schema}
+    body = {"contents": [{"parts": [{"text": "hi"}]}], "generationConfig": config}
+    _, raw = await call(http, provider.url + GEMINI_MODEL + action, body)
+
+    answer = orjson.loads(raw[6:] if raw.startswith(b"data: ") else raw)  # one chunk either way
+    candidate = answer["candidates"][0]
+    assert orjson.loads(candidate["content"]["parts"][0]["text"]) == {"reason": "tok0", "score": 1}
+    assert candidate["finishReason"] == "STOP"
+    assert answer["usageMetadata"]["totalTokenCount"] == 19
+
+
 async def test_gemini_count_tokens_and_embeddings(
     provider: FakeProvider, http: aiohttp.ClientSession
 ) -> None:

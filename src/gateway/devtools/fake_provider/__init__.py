@@ -5,7 +5,9 @@ Used as the upstream of the gateway's integration tests, to try the gateway offl
 Bodies are precomputed and cached per (model, chunk count, ...); nothing is logged per request.
 
 Text: N text deltas (default 4, header `x-fake-chunks: N`), delta i is "tok{i} "; a
-non-streamed reply holds their concatenation.
+non-streamed reply holds their concatenation. Gemini's JSON mode (`responseMimeType:
+application/json`) answers instead, in one chunk, a JSON document that fits `responseJsonSchema`
+or `responseSchema` (json_mode.py): gemini-cli's model router asks for one before every turn.
 
 Deterministic usage, N = number of text deltas:
 - Claude: input_tokens=10, cache_read_input_tokens=3, cache_creation_input_tokens=2,

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateway.devtools.fake_provider.dialects import GEMINI
 from gateway.devtools.fake_provider.endpoint import Call, FakeError, endpoint
+from gateway.devtools.fake_provider.json_mode import sample_of
 from gateway.devtools.fake_provider.openai import DEFAULT_DIMENSIONS, MAX_DIMENSIONS, vector
 from gateway.devtools.fake_provider.respond import json_response, stream_response
 from gateway.devtools.fake_provider.wire import (
@@ -74,6 +75,16 @@ def _array_frames(payloads: list[bytes]) -> list[bytes]:
     return frames
 
 
+def _json_answer(request: Json) -> str | None:
+    """With `responseMimeType: application/json`, the answer's text: a JSON document that fits
+    `responseJsonSchema` or `responseSchema` (json_mode.py); None otherwise."""
+    config = request.get("generationConfig")
+    if not isinstance(config, dict) or config.get("responseMimeType") != "application/json":
+        return None
+    schema = config.get("responseJsonSchema", config.get("responseSchema"))
+    return dumps(sample_of(schema) if schema is not None else {}).decode()
+
+
 @lru_cache(maxsize=256)
 def _stream(model: str, chunks: int, sse: bool, failing: bool) -> StreamBody:
     count = 1 if failing else chunks
@@ -83,6 +94,10 @@ def _stream(model: str, chunks: int, sse: bool, failing: bool) -> StreamBody:
     ]
     if failing:
         payloads.append(GEMINI.stream_error)
+    return _framed(payloads, sse)
+
+
+def _framed(payloads: list[bytes], sse: bool) -> StreamBody:
     if sse:
         # Gemini ends SSE lines with CRLF; google-genai needs the space after `data:`.
         return StreamBody.of(b"data: " + payload + b"\r\n\r\n" for payload in payloads)
@@ -135,12 +150,20 @@ def _dimensions(request: Json) -> int:
 
 
 async def _generate(call: Call, model: str) -> web.StreamResponse:
-    return json_response(call, _generate_body(model, call.controls.chunks))
+    chunks = call.controls.chunks
+    answer = _json_answer(call.json)
+    if answer is not None:
+        return json_response(call, dumps(_chunk(model, answer, chunks, final=True)))
+    return json_response(call, _generate_body(model, chunks))
 
 
 async def _stream_generate(call: Call, model: str) -> web.StreamResponse:
     sse = call.request.query.get("alt") == "sse"
     controls = call.controls
+    answer = _json_answer(call.json)
+    if answer is not None and not controls.stream_error:  # the document in one chunk
+        payload = dumps(_chunk(model, answer, controls.chunks, final=True))
+        return await stream_response(call, _framed([payload], sse))
     return await stream_response(call, _stream(model, controls.chunks, sse, controls.stream_error))
 
 
