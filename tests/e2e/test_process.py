@@ -190,3 +190,28 @@ def test_a_gateway_stopped_while_it_starts_exits(
         if launcher.poll() is None:
             os.killpg(launcher.pid, signal.SIGKILL)
         launcher.communicate(timeout=10)
+
+
+STOPPED_WHILE_LOADING = """
+import signal, sys
+from gateway.cli import stop_signals
+stop_signals.hold(second_kills=True)  # as `gateway` does first
+from gateway.cli.serve import main
+signal.raise_signal(signal.SIGTERM)  # while it loads
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_gateway_stopped_while_it_loads_starts_nothing(tmp_path: Path, workers: int) -> None:
+    path, _ = _write_config(tmp_path, "http://127.0.0.1:9", workers)
+    result = subprocess.run(
+        [sys.executable, "-c", STOPPED_WHILE_LOADING, "-conf", str(path)],
+        env={**os.environ, "TEST_CLAUDE_KEY": "k"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "stop signal came before it started serving" in result.stdout
+    assert "Worker" not in result.stdout + result.stderr  # no worker started, none to stop

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import logging
 import os
 import sys
 import tempfile
@@ -21,7 +20,6 @@ from gateway.entrypoints.http.app import create_app
 from gateway.settings import ConfigError, Settings, load_settings, render_effective_config
 
 DEFAULT_CONFIG = "configs/config.yaml"
-log = logging.getLogger("sanic.root")
 
 
 def _config_path(args: Sequence[str]) -> str:
@@ -104,7 +102,8 @@ def serve(config_path: str) -> None:
     )
     print(f"gateway listening on http://{http.host}:{http.port} ({workers} worker(s))", flush=True)
     if stop_signals.held():  # stopped while it loaded: there is nothing to start
-        log.info("A stop signal came while the gateway loaded: not starting.")
+        # Printed, as the line above: Sanic's loggers are not set up before it serves.
+        print("gateway stopped: a stop signal came before it started serving", flush=True)
         return
     # A signal from here on is taken by the worker manager, or by the server once it serves.
     if workers == 1:
