@@ -99,8 +99,24 @@ async def _wait_ready(gateway: GatewayProcess, workers: int) -> None:
     raise AssertionError("the gateway did not start")
 
 
-@pytest.mark.parametrize("gateway_process", [1, 2], indirect=True, ids=["1-worker", "2-workers"])
-async def test_sigterm_lets_in_flight_streams_finish(gateway_process: GatewayProcess) -> None:
+@pytest.mark.parametrize(
+    ("gateway_process", "stop", "to_group"),
+    [
+        (1, signal.SIGTERM, False),
+        (2, signal.SIGTERM, False),
+        (1, signal.SIGINT, True),
+        (2, signal.SIGINT, True),
+        (2, signal.SIGTERM, True),
+    ],
+    indirect=["gateway_process"],
+    ids=["1-worker", "2-workers", "1-worker-ctrl-c", "2-workers-ctrl-c", "2-workers-group-sigterm"],
+)
+async def test_a_stop_lets_in_flight_streams_finish(
+    gateway_process: GatewayProcess, stop: signal.Signals, to_group: bool
+) -> None:
+    """SIGTERM to the gateway, as docker and Kubernetes send it; or a signal to its whole process
+    group, as Ctrl-C and systemd's default stop (KillMode=control-group) send it: each worker
+    gets it, and then the manager's own stop order too."""
     process, url = gateway_process.process, gateway_process.url
     await _wait_ready(gateway_process, gateway_process.workers)
     async with aiohttp.ClientSession() as http:
@@ -112,12 +128,42 @@ async def test_sigterm_lets_in_flight_streams_finish(gateway_process: GatewayPro
         body = {"model": "m", "stream": True, "messages": []}
         async with http.post(url + "/v1/chat/completions", json=body, headers=headers) as r:
             first = await r.content.readany()
-            process.send_signal(signal.SIGTERM)  # mid-stream
+            if to_group:
+                os.killpg(process.pid, stop)  # mid-stream
+            else:
+                process.send_signal(stop)
             rest = await r.read()
     stream = first + rest
     assert stream.count(b'"content":"tok') == 10 and stream.endswith(b"data: [DONE]\n\n")
     assert await asyncio.to_thread(process.wait, 20) == 0  # the fake provider lives in this loop
-    assert b"SECRET" not in gateway_process.log.read_bytes()
+    log = gateway_process.log.read_text()
+    assert "SECRET" not in log
+    assert "Traceback" not in log, log
+    deadline = time.monotonic() + 5
+    while _group(process.pid) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert not _group(process.pid), "a process outlived the gateway"
+
+
+@pytest.mark.parametrize("gateway_process", [1], indirect=True, ids=["1-worker"])
+async def test_a_second_stop_ends_a_single_process_at_once(gateway_process: GatewayProcess) -> None:
+    """The first stop drains; whoever sends a second one wants the process gone now."""
+    process, url = gateway_process.process, gateway_process.url
+    await _wait_ready(gateway_process, 1)
+    async with aiohttp.ClientSession() as http:
+        headers = {
+            "authorization": "Bearer k",
+            "x-fake-chunks": "40",
+            "x-fake-chunk-delay-ms": "150",
+        }
+        body = {"model": "m", "stream": True, "messages": []}
+        async with http.post(url + "/v1/chat/completions", json=body, headers=headers) as r:
+            await r.content.readany()
+            process.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.3)  # draining: the stream has 6 s to go
+            process.send_signal(signal.SIGTERM)
+            status = await asyncio.to_thread(process.wait, 20)
+    assert status == -signal.SIGTERM  # ended by the signal, not by a drain (which exits 0)
 
 
 def _group(pgid: int) -> set[int]:

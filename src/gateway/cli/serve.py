@@ -14,7 +14,8 @@ from sanic.worker.loader import AppLoader
 
 from gateway.cli import USAGE, stop_signals
 from gateway.cli.gc_tuning import tune_gc_after_start
-from gateway.cli.worker_manager import stop_once_serving_if_asked, use_gateway_worker_manager
+from gateway.cli.server_stop import take_over_stop_signals
+from gateway.cli.worker_manager import use_gateway_worker_manager
 from gateway.container import ContainerRuntime, build_container
 from gateway.entrypoints.http.app import create_app
 from gateway.settings import ConfigError, Settings, load_settings, render_effective_config
@@ -57,12 +58,12 @@ def app_for(config_path: str) -> Sanic:  # type: ignore[type-arg]
     settings = load_settings(config_path)
     runtime = ContainerRuntime(build_container(settings), settings.server.http.write_timeout)
     app = create_app(settings, runtime, name="gateway")
+    app.after_server_start(take_over_stop_signals)  # first: see server_stop.py
 
     @app.after_server_start
     async def tune_gc(app: Sanic) -> None:  # type: ignore[type-arg]
         tune_gc_after_start()
 
-    app.after_server_start(stop_once_serving_if_asked)
     return app
 
 

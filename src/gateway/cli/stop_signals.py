@@ -51,3 +51,8 @@ def take() -> list[int]:
     taken = list(_held)
     del _held[: len(taken)]
     return taken
+
+
+def ignore_sigterm() -> None:
+    """The initializer of the multiprocessing manager's server process (worker_manager.py)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -27,23 +27,24 @@ Sanic 25.12's `WorkerManager` (sanic-org/sanic#2997; the fix, PR #3063, is not m
    killed it outright. The launcher holds stop signals from its first line (stop_signals.py);
    the manager takes those it held when it installs its own handlers.
 
-A worker's own stop, asked for before it could act on it (the mark, or a signal it held), is
-raised once it serves: Sanic's handler stops the loop, and raised while the loop still finishes
-the start-up (`run_until_complete` of the after_server_start listeners), that stop was spent
-there and the worker went on serving forever.
+6. Ctrl-C (SIGINT) and systemd's default stop (SIGTERM) reach every process of the group. The
+   process that holds the shared worker state ignores SIGINT (Python's own fix) but died of
+   SIGTERM, and the manager then failed its orderly stop. Here it ignores SIGTERM as well.
+
+How each worker then stops (once, after its start-up, whatever signals reach it): server_stop.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import multiprocessing
 import os
 import signal
 from contextlib import suppress
+from multiprocessing.managers import SyncManager
 from types import FrameType
 from typing import Any
 
-from sanic import Sanic
 from sanic.exceptions import ServerKilled
 from sanic.mixins import startup
 from sanic.worker.constants import ProcessState
@@ -54,8 +55,8 @@ from gateway.cli import stop_signals
 
 log = logging.getLogger("sanic.root")
 _WORKER_DIED_AT_START = "__TERMINATE_EARLY__"
-_STOPPING = "gateway_stopping"  # our key in the manager's own entry of the shared worker state
-_stoppers: set[asyncio.Task[None]] = set()
+# Our key in the manager's own entry of the shared worker state (server_stop.py reads it).
+STOPPING_MARK = "gateway_stopping"
 
 
 class GatewayWorkerManager(WorkerManager):
@@ -91,7 +92,7 @@ class GatewayWorkerManager(WorkerManager):
     def shutdown(self) -> None:
         with suppress(BrokenPipeError, ConnectionError, EOFError):  # the state's server is gone
             main = self.worker_state[self.MAIN_NAME]
-            self.worker_state[self.MAIN_NAME] = {**main, _STOPPING: True}  # before any signal
+            self.worker_state[self.MAIN_NAME] = {**main, STOPPING_MARK: True}  # before any signal
         for process in self.processes:
             if process.is_alive():
                 _stop_worker(process)
@@ -141,31 +142,19 @@ def _stop_worker(process: WorkerProcess) -> None:
         os.kill(process.pid, signal.SIGTERM)
 
 
-def stop_once_serving_if_asked(app: Sanic) -> None:  # type: ignore[type-arg]
-    """An after_server_start listener: Sanic's handlers are in place by then, so a stop asked
-    from here on reaches them; one asked earlier shows as a signal this process held or as the
-    manager's mark, and is raised once the server serves."""
-    asked = bool(stop_signals.take())
-    multiplexer = getattr(app, "multiplexer", None)  # None in a single process: no manager
-    if not asked and multiplexer is not None:
-        with suppress(BrokenPipeError, ConnectionError, EOFError):
-            asked = bool(multiplexer.workers.get(WorkerManager.MAIN_NAME, {}).get(_STOPPING))
-    if asked:
-        log.info("The gateway is stopping: this worker stops as soon as it serves.")
-        task = asyncio.get_running_loop().create_task(_stop_once_serving(app))
-        _stoppers.add(task)  # the loop keeps only a weak reference
-        task.add_done_callback(_stoppers.discard)
-
-
-async def _stop_once_serving(app: Sanic) -> None:  # type: ignore[type-arg]
-    # Sanic sets is_running after the start-up's last listener, just before run_forever: from
-    # then on the loop runs only in run_forever, where the handler's stop ends the worker.
-    # Sanic has no event for it to wait on.
-    while not app.state.is_running:  # noqa: ASYNC110
-        await asyncio.sleep(0.005)
-    signal.raise_signal(signal.SIGTERM)  # the loop's handler: Sanic's graceful stop
+def _shared_state_manager() -> SyncManager:
+    """Sanic's `Manager()` (the process that holds the workers' shared state), whose server also
+    ignores SIGTERM. Python's ignores SIGINT already (bpo-36368), so that a Ctrl-C to the
+    process group leaves its stop to the parent; systemd's default stop sends SIGTERM to the
+    group alike, and this process's death then failed the main process's orderly stop
+    ("Experienced exception while trying to serve", exit status 1). Sanic shuts it down when
+    it has stopped its workers."""
+    manager = SyncManager(ctx=multiprocessing.get_context())
+    manager.start(stop_signals.ignore_sigterm)
+    return manager
 
 
 def use_gateway_worker_manager() -> None:
-    """`Sanic.serve` builds its manager from this module global; there is no other hook."""
+    """`Sanic.serve` builds its managers from these module globals; there is no other hook."""
     setattr(startup, "WorkerManager", GatewayWorkerManager)  # noqa: B010
+    setattr(startup, "Manager", _shared_state_manager)  # noqa: B010

@@ -16,9 +16,12 @@ import sys
 from typing import Any
 
 from sanic import Sanic
+from sanic.application.constants import ServerStage
+from sanic.application.state import ApplicationServerInfo
 from sanic.worker.multiplexer import WorkerMultiplexer
 
-from gateway.cli.worker_manager import GatewayWorkerManager, stop_once_serving_if_asked
+from gateway.cli.server_stop import take_over_stop_signals
+from gateway.cli.worker_manager import GatewayWorkerManager
 from tests.integration.process.scenario_workers import SignalWhenPickled, idle_worker, say
 
 CASES = ("signal-before-spawning", "signal-while-spawning", "worker-loses-its-signal")
@@ -39,8 +42,10 @@ def worker_losing_its_signal(worker_state: Any, monitor_publisher: Any, **_: Any
     app = Sanic(f"scenario{os.getpid()}")
     app.multiplexer = WorkerMultiplexer(monitor_publisher, worker_state)
 
+    app.state.server_info.append(ApplicationServerInfo({}, ServerStage.SERVING))
+
     async def after_server_start() -> None:
-        stop_once_serving_if_asked(app)
+        take_over_stop_signals(app)
 
     loop.run_until_complete(after_server_start())
     app.state.is_running = True

@@ -15,7 +15,7 @@ import signal
 from sanic import Sanic
 
 from gateway.cli import stop_signals
-from gateway.cli.worker_manager import stop_once_serving_if_asked
+from gateway.cli.server_stop import take_over_stop_signals
 from gateway.devtools.loopback import free_port
 from tests.integration.process.scenario_workers import say
 
@@ -26,7 +26,7 @@ def main() -> None:
     assert stop_signals.held()
     app = Sanic("serve_scenario")
     app.add_route(lambda request: None, "/")  # Sanic serves no app without a route
-    app.after_server_start(stop_once_serving_if_asked)
+    app.after_server_start(take_over_stop_signals)
 
     @app.after_server_start
     async def slow_listener(app: Sanic) -> None:  # type: ignore[type-arg]
