@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -99,6 +100,14 @@ async def _wait_ready(gateway: GatewayProcess, workers: int) -> None:
     raise AssertionError("the gateway did not start")
 
 
+def _slow_stream(http: aiohttp.ClientSession, url: str, chunks: int) -> Any:
+    """A chat stream of `chunks` deltas 150 ms apart: long enough to stop the gateway mid-way."""
+    headers = {"authorization": "Bearer k", "x-fake-chunks": str(chunks)}
+    headers["x-fake-chunk-delay-ms"] = "150"
+    body = {"model": "m", "stream": True, "messages": []}
+    return http.post(url + "/v1/chat/completions", json=body, headers=headers)
+
+
 @pytest.mark.parametrize(
     ("gateway_process", "stop", "to_group"),
     [
@@ -119,20 +128,13 @@ async def test_a_stop_lets_in_flight_streams_finish(
     gets it, and then the manager's own stop order too."""
     process, url = gateway_process.process, gateway_process.url
     await _wait_ready(gateway_process, gateway_process.workers)
-    async with aiohttp.ClientSession() as http:
-        headers = {
-            "authorization": "Bearer k",
-            "x-fake-chunks": "10",
-            "x-fake-chunk-delay-ms": "150",
-        }
-        body = {"model": "m", "stream": True, "messages": []}
-        async with http.post(url + "/v1/chat/completions", json=body, headers=headers) as r:
-            first = await r.content.readany()
-            if to_group:
-                os.killpg(process.pid, stop)  # mid-stream
-            else:
-                process.send_signal(stop)
-            rest = await r.read()
+    async with aiohttp.ClientSession() as http, _slow_stream(http, url, 10) as r:
+        first = await r.content.readany()
+        if to_group:
+            os.killpg(process.pid, stop)  # mid-stream
+        else:
+            process.send_signal(stop)
+        rest = await r.read()
     stream = first + rest
     assert stream.count(b'"content":"tok') == 10 and stream.endswith(b"data: [DONE]\n\n")
     assert await asyncio.to_thread(process.wait, 20) == 0  # the fake provider lives in this loop
@@ -150,19 +152,12 @@ async def test_a_second_stop_ends_a_single_process_at_once(gateway_process: Gate
     """The first stop drains; whoever sends a second one wants the process gone now."""
     process, url = gateway_process.process, gateway_process.url
     await _wait_ready(gateway_process, 1)
-    async with aiohttp.ClientSession() as http:
-        headers = {
-            "authorization": "Bearer k",
-            "x-fake-chunks": "40",
-            "x-fake-chunk-delay-ms": "150",
-        }
-        body = {"model": "m", "stream": True, "messages": []}
-        async with http.post(url + "/v1/chat/completions", json=body, headers=headers) as r:
-            await r.content.readany()
-            process.send_signal(signal.SIGTERM)
-            await asyncio.sleep(0.3)  # draining: the stream has 6 s to go
-            process.send_signal(signal.SIGTERM)
-            status = await asyncio.to_thread(process.wait, 20)
+    async with aiohttp.ClientSession() as http, _slow_stream(http, url, 40) as r:
+        await r.content.readany()
+        process.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.3)  # draining: the stream has 6 s to go
+        process.send_signal(signal.SIGTERM)
+        status = await asyncio.to_thread(process.wait, 20)
     assert status == -signal.SIGTERM  # ended by the signal, not by a drain (which exits 0)
 
 
