@@ -1,18 +1,19 @@
 """How a serving process (the single process, or each worker) stops: once, and gracefully.
 
-Sanic's own handler (`app.stop` on SIGINT and SIGTERM, run by the loop) fails three ways, each
-seen with a 2-worker gateway and a stream in flight:
+Sanic's own handler (`app.stop` on SIGINT and SIGTERM, run by the loop) fails three ways:
 
 - Ctrl-C reaches every process of the group, and systemd's default stop sends SIGTERM to every
   process of the unit: a worker gets the signal, and then the manager's own stop order. The
   second `app.stop` stopped the loop again, in the middle of the drain ("Event loop stopped
-  before Future completed"): the worker aborted its connections and cut the stream.
-- Sanic removes its handlers when its loop stops, which restores the default actions: a stop
-  that came during the drain then killed the worker outright (SIGTERM) or raised
+  before Future completed"): the worker aborted its connections and cut the stream (seen with
+  2 workers and a stream in flight).
+- Sanic removes its handlers when its loop stops, and uvloop's removal restores the default
+  actions: a stop that comes during the drain kills the worker outright (SIGTERM) or raises
   KeyboardInterrupt in it (SIGINT).
 - A stop handled while the start-up's after_server_start listeners still run (a stop asked for
   before the server could act on it: a held signal, or the manager's mark) is spent in
-  `run_until_complete`, and the worker then serves on.
+  `run_until_complete`, and the worker then serves on (seen: a 2-worker gateway stopped during
+  its start hung in 2 of 100 launches).
 
 So once the server is up, this module takes SIGINT and SIGTERM over from the loop, with plain
 signal handlers that the loop's removal leaves alone: the first stop is carried out once Sanic

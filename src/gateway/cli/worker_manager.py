@@ -16,17 +16,18 @@ Sanic 25.12's `WorkerManager` (sanic-org/sanic#2997; the fix, PR #3063, is not m
    on it forever. And it writes the shared worker state over the connection the interrupted
    code may be half-way through using. Here the handler notes the signal and the main loop
    (before and after spawning, and at each turn of its wait and monitor loops) acts on it.
-4. A worker told to stop (SIGINT) while still importing can lose the signal: C extensions that
-   call back into Python (pydantic-core building a schema) report the KeyboardInterrupt as
-   "Exception ignored" and go on, and Sanic ignores SIGINT for a moment before it installs its
-   own handler. That worker then serves until killed. Here the manager marks itself stopping
-   in the shared worker state before it signals, and each worker, once its handlers are in
-   place, stops itself if the mark is there: every interleaving ends with the worker stopped.
-   Workers are told to stop with SIGTERM, not SIGINT: one still importing ends quietly.
+4. It tells workers to stop with SIGINT. One still importing either dies of it with a
+   KeyboardInterrupt traceback, or loses it: C extensions that call back into Python
+   (pydantic-core building a schema) report the KeyboardInterrupt as "Exception ignored" and go
+   on, and Sanic ignores stop signals for a moment before it installs its own handlers; that
+   worker then serves until killed. Here workers are told to stop with SIGTERM (one still
+   importing ends quietly by the default action; later, each holds stop signals from
+   `app_for` on), and the manager marks itself stopping in the shared worker state before it
+   signals: each worker, once started, stops itself if the mark is there, so every
+   interleaving ends with the worker stopped.
 5. Before the manager exists, Python's defaults apply: a SIGTERM in the launcher's first second
    killed it outright. The launcher holds stop signals from its first line (stop_signals.py);
    the manager takes those it held when it installs its own handlers.
-
 6. Ctrl-C (SIGINT) and systemd's default stop (SIGTERM) reach every process of the group. The
    process that holds the shared worker state ignores SIGINT (Python's own fix) but died of
    SIGTERM, and the manager then failed its orderly stop. Here it ignores SIGTERM as well.
