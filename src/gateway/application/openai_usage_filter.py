@@ -24,7 +24,7 @@ class OpenAIUsageChunkFilter:
 
     def feed(self, chunk: bytes) -> bytes:
         if not self._pending and _one_event(chunk):  # the usual chunk: one whole event
-            return _filter_event(chunk) if chunk.rfind(b'"usage"') >= 0 else chunk
+            return _filter_event(chunk)
         data = self._pending + chunk if self._pending else chunk
         last_end = _last_event_end(data)
         if last_end == 0:
@@ -73,6 +73,8 @@ def _last_event_end(data: bytes) -> int:
 def _filter_event(event: bytes) -> bytes:
     # Searched from the end, where OpenAI writes "usage". An unescaped `"usage":` cannot occur
     # inside a string value, so the one found is the member; null on every chunk but the last.
+    if event.rfind(b'"usage"') < 0:  # a failed rfind of each member would scan it all
+        return event
     for member in _NULL_USAGE:
         at = event.rfind(member)
         if at >= 0:

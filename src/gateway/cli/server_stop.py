@@ -31,45 +31,41 @@ from types import FrameType
 
 from sanic import Sanic
 from sanic.worker.manager import WorkerManager
+from sanic.worker.multiplexer import WorkerMultiplexer
 
+from gateway.application.background import BackgroundTasks
 from gateway.cli import stop_signals
 from gateway.cli.worker_manager import STOPPING_MARK
 
 log = logging.getLogger("sanic.root")
-_stoppers: set[asyncio.Task[None]] = set()
+_stoppers = BackgroundTasks()  # keeps each stop task referenced until it ends
 
 
 def take_over_stop_signals(app: Sanic) -> None:  # type: ignore[type-arg]
     """An after_server_start listener (registered first: Sanic's handlers are in place from just
     before the listeners run)."""
     loop = asyncio.get_running_loop()
-    in_worker = getattr(app, "multiplexer", None) is not None
+    multiplexer = getattr(app, "multiplexer", None)  # None in a single process: no manager
     stopping = False
-
-    def start_stopping() -> None:
-        task = loop.create_task(_stop_once_serving(app))
-        _stoppers.add(task)  # the loop keeps only a weak reference
-        task.add_done_callback(_stoppers.discard)
 
     def on_stop_signal(signum: int, frame: FrameType | None) -> None:
         nonlocal stopping
         if not stopping:
             stopping = True
-            loop.call_soon_threadsafe(start_stopping)  # signal-safe: it only wakes the loop
-        elif not in_worker:  # a second stop to a single process: now
-            signal.signal(signum, signal.SIG_DFL)
-            signal.raise_signal(signum)
+            # Signal-safe: it only queues the call and wakes the loop.
+            loop.call_soon_threadsafe(lambda: _stoppers.spawn(_stop_once_serving(app)))
+        elif multiplexer is None:  # a second stop to a single process: now
+            stop_signals.end_by(signum)
 
     for signum in stop_signals.STOP_SIGNALS:
         loop.remove_signal_handler(signum)
         signal.signal(signum, on_stop_signal)
-    if stop_signals.take() or _manager_stopping(app):
+    if stop_signals.take() or _manager_stopping(multiplexer):
         log.info("The gateway is stopping: this worker stops as soon as it serves.")
         on_stop_signal(signal.SIGTERM, None)
 
 
-def _manager_stopping(app: Sanic) -> bool:  # type: ignore[type-arg]
-    multiplexer = getattr(app, "multiplexer", None)  # None in a single process: no manager
+def _manager_stopping(multiplexer: WorkerMultiplexer | None) -> bool:
     if multiplexer is None:
         return False
     with suppress(BrokenPipeError, ConnectionError, EOFError):

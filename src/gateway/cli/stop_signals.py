@@ -3,9 +3,9 @@
 By Python's defaults a SIGTERM during start-up ends the process on the spot, and a SIGINT
 raises KeyboardInterrupt wherever the code happens to be: a launcher stopped in its first
 second dies by the signal, and a C extension that calls back into Python (pydantic-core building
-a schema) may swallow the interrupt, so a worker told to stop serves on. From `hold()` until
-Sanic installs its own handlers, a stop signal is only noted here; what takes over (the worker
-manager, or the server once it serves) acts on it.
+a schema) may swallow the interrupt, so a worker told to stop serves on. From `hold()` on, a stop
+signal is only noted here, until what takes over (the worker manager, or the server once it has
+started: server_stop.py) takes the noted ones and acts on them.
 
 Standard library only: the launcher holds the signals before it imports anything heavy.
 """
@@ -31,13 +31,17 @@ def hold(*, second_kills: bool) -> None:
 
     def note(signum: int, frame: FrameType | None) -> None:
         if second_kills and _held:
-            signal.signal(signum, signal.SIG_DFL)
-            signal.raise_signal(signum)
-            return
+            end_by(signum)
         _held.append(signum)
 
     for signum in STOP_SIGNALS:
         signal.signal(signum, note)
+
+
+def end_by(signum: int) -> None:
+    """End the process now, by the signal's default action (a second stop: its sender means it)."""
+    signal.signal(signum, signal.SIG_DFL)
+    signal.raise_signal(signum)
 
 
 def held() -> bool:

@@ -35,8 +35,7 @@ def sample_of(schema: Any, depth: int = 0) -> Any:
             return {}
         return {name: sample_of(sub, depth + 1) for name, sub in properties.items()}
     if kind == "array":
-        wanted = schema.get("minItems")
-        count = int(wanted) if isinstance(wanted, int | str) and str(wanted).isdigit() else 0
+        count = int(_number(schema.get("minItems")) or 0)  # int64, so maybe a string
         return [sample_of(schema.get("items"), depth + 1) for _ in range(min(count, 16))]
     if kind == "string":
         return "tok0"
