@@ -85,7 +85,7 @@ def gateway_process(
             start_new_session=True,
         )
     yield GatewayProcess(process, f"http://127.0.0.1:{port}", log, request.param)
-    if process.poll() is None:
+    with contextlib.suppress(ProcessLookupError):  # workers may outlive a failed test's main
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(10)
 
@@ -161,6 +161,27 @@ async def test_a_second_stop_ends_a_single_process_at_once(gateway_process: Gate
     assert status == -signal.SIGTERM  # ended by the signal, not by a drain (which exits 0)
 
 
+@pytest.mark.parametrize("gateway_process", [2], indirect=True, ids=["2-workers"])
+async def test_workers_drain_and_end_when_the_main_process_is_killed(
+    gateway_process: GatewayProcess,
+) -> None:
+    """The OOM killer or a `kill -9` ends the main process alone: its workers went on serving,
+    unsupervised, holding the port a restarted gateway needs."""
+    process, url = gateway_process.process, gateway_process.url
+    await _wait_ready(gateway_process, 2)
+    async with aiohttp.ClientSession() as http, _slow_stream(http, url, 10) as r:
+        first = await r.content.readany()
+        process.kill()
+        rest = await r.read()
+    stream = first + rest
+    assert stream.count(b'"content":"tok') == 10 and stream.endswith(b"data: [DONE]\n\n")
+    deadline = time.monotonic() + 10
+    while _group(process.pid) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert not _group(process.pid), "a worker outlived the killed gateway"
+    assert "Traceback" not in gateway_process.log.read_text()
+
+
 def _group(pgid: int) -> set[int]:
     """The live processes of a process group (Linux /proc), zombies excluded."""
     members = set()
@@ -173,47 +194,71 @@ def _group(pgid: int) -> set[int]:
     return members
 
 
-# What a supervisor or a shell script does: start the gateway as a child, in its own process group.
+# What a supervisor or a shell script does: start the gateway as a child. In the launcher's
+# process group, or (a shell's job control) in a group of its own, which Ctrl-C signals whole.
 LAUNCHER = """
 import subprocess, sys
-gateway = subprocess.Popen(sys.argv[1:], stdout=sys.stderr)
+own_group = sys.argv[1] == "own-group"
+gateway = subprocess.Popen(sys.argv[2:], stdout=sys.stderr, process_group=0 if own_group else None)
 print(gateway.pid, flush=True)
 print(gateway.wait(), flush=True)
 """
 
 
 @pytest.mark.parametrize(
-    ("workers", "delay", "signals"),
-    [(1, 0.0, 1), (2, 0.0, 1), (2, 0.3, 1), (2, 0.3, 2)],
-    ids=["1-worker-at-once", "2-workers-at-once", "2-workers-sigterm", "2-workers-sigterm-twice"],
+    ("workers", "delay", "signals", "stop"),
+    [
+        (1, 0.0, 1, signal.SIGTERM),
+        (2, 0.0, 1, signal.SIGTERM),
+        (2, 0.3, 1, signal.SIGTERM),
+        (2, 0.3, 2, signal.SIGTERM),
+        (2, 0.3, 1, "ctrl-c"),
+    ],
+    ids=[
+        "1-worker-at-once",
+        "2-workers-at-once",
+        "2-workers-sigterm",
+        "2-workers-sigterm-twice",
+        "2-workers-ctrl-c",
+    ],
 )
 def test_a_gateway_stopped_while_it_starts_exits(
-    tmp_path: Path, workers: int, delay: float, signals: int
+    tmp_path: Path, workers: int, delay: float, signals: int, stop: signal.Signals | str
 ) -> None:
     """Stopped as it starts, the gateway exits cleanly (a SIGTERM before Sanic took over used to
     kill it by the signal). Sanic's manager, signalled before its workers acknowledged their
     start-up, spun forever; signalled again, it SIGKILLed its process group, and so the process
-    that launched it."""
+    that launched it. Ctrl-C (SIGINT to the gateway's whole group) reached workers still
+    importing, which died with a KeyboardInterrupt traceback."""
+    group = stop == "ctrl-c"
     path, _ = _write_config(tmp_path, "http://127.0.0.1:9", workers)
     log = tmp_path / "gateway.log"
+    gateway_command = [sys.executable, "-m", "gateway", "-conf", str(path)]
+    where = "own-group" if group else "same-group"
     with log.open("wb") as output:
         launcher = subprocess.Popen(
-            [sys.executable, "-c", LAUNCHER, sys.executable, "-m", "gateway", "-conf", str(path)],
+            [sys.executable, "-c", LAUNCHER, where, *gateway_command],
             env={**os.environ, "TEST_CLAUDE_KEY": "k"},
             stdout=subprocess.PIPE,
             stderr=output,
             start_new_session=True,
         )
+    groups = {launcher.pid}
     try:
         assert launcher.stdout is not None
         gateway = int(launcher.stdout.readline())
+        if group:
+            groups.add(gateway)  # the leader of its own group
         deadline = time.monotonic() + 30
         while b"gateway listening" not in log.read_bytes():
             assert time.monotonic() < deadline and launcher.poll() is None, log.read_text()
             time.sleep(0.01)
         time.sleep(delay)  # at 0.3 s the manager waits for its workers, which are still importing
         for _ in range(signals):
-            os.kill(gateway, signal.SIGTERM)
+            if group:
+                os.killpg(gateway, signal.SIGINT)
+            else:
+                os.kill(gateway, signal.SIGTERM)
             time.sleep(0.1)
         out, _ = launcher.communicate(timeout=15)
         assert launcher.returncode == 0, "the gateway killed the process that launched it"
@@ -224,12 +269,13 @@ def test_a_gateway_stopped_while_it_starts_exits(
         else:
             assert out.strip().lstrip(b"-").isdigit()  # the launcher saw the gateway end
         deadline = time.monotonic() + 5  # a SIGKILLed worker takes a moment to go
-        while _group(launcher.pid) and time.monotonic() < deadline:
+        while any(_group(pgid) for pgid in groups) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _group(launcher.pid), "a worker outlived the gateway"
+        assert not any(_group(pgid) for pgid in groups), "a worker outlived the gateway"
     finally:
-        if launcher.poll() is None:
-            os.killpg(launcher.pid, signal.SIGKILL)
+        for pgid in groups:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
         launcher.communicate(timeout=10)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ from functools import partial
 from sanic import Sanic
 from sanic.worker.loader import AppLoader
 
-from gateway.cli import USAGE, stop_signals
+from gateway.cli import USAGE, parent_death, stop_signals
 from gateway.cli.gc_tuning import tune_gc_after_start
 from gateway.cli.server_stop import take_over_stop_signals
 from gateway.cli.worker_manager import use_gateway_worker_manager
@@ -55,6 +56,8 @@ def app_for(config_path: str) -> Sanic:  # type: ignore[type-arg]
     # In a worker (spawned, it did not run the launcher): hold stop signals until its server
     # can act on them. The launcher already holds them in its own process.
     stop_signals.hold(second_kills=False)
+    # And it drains and ends if the main process dies without stopping it (parent_death.py).
+    parent_death.end_with_parent(signal.SIGTERM)
     settings = load_settings(config_path)
     runtime = ContainerRuntime(build_container(settings), settings.server.http.write_timeout)
     app = create_app(settings, runtime, name="gateway")

@@ -13,6 +13,8 @@ Standard library only: the launcher holds the signals before it imports anything
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -36,6 +38,22 @@ def hold(*, second_kills: bool) -> None:
 
     for signum in STOP_SIGNALS:
         signal.signal(signum, note)
+    # A worker starts with them blocked (`blocked()` in its parent): those that came meanwhile
+    # are pending, and are noted now.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+
+@contextmanager
+def blocked() -> Iterator[None]:
+    """Stop signals wait meanwhile, pending, and so do they in each process started meanwhile:
+    the signal mask is inherited across fork and exec. A worker spawned inside this keeps them
+    pending until it holds them (`hold()`, from app_for): Ctrl-C reaches every process of the
+    group, and a worker still importing then died with a KeyboardInterrupt traceback."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def end_by(signum: int) -> None:
@@ -55,8 +73,3 @@ def take() -> list[int]:
     taken = list(_held)
     del _held[: len(taken)]
     return taken
-
-
-def ignore_sigterm() -> None:
-    """The initializer of the multiprocessing manager's server process (worker_manager.py)."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -20,17 +20,22 @@ Sanic 25.12's `WorkerManager` (sanic-org/sanic#2997; the fix, PR #3063, is not m
    KeyboardInterrupt traceback, or loses it: C extensions that call back into Python
    (pydantic-core building a schema) report the KeyboardInterrupt as "Exception ignored" and go
    on, and Sanic ignores stop signals for a moment before it installs its own handlers; that
-   worker then serves until killed. Here workers are told to stop with SIGTERM (one still
-   importing ends quietly by the default action; later, each holds stop signals from
-   `app_for` on), and the manager marks itself stopping in the shared worker state before it
-   signals: each worker, once started, stops itself if the mark is there, so every
-   interleaving ends with the worker stopped.
+   worker then serves until killed. Here workers are spawned with stop signals blocked, so a
+   stop that comes while one imports waits, pending, until it holds stop signals (from
+   `app_for` on), and it then stops as soon as it serves; the manager tells them to stop with
+   SIGTERM, and marks itself stopping in the shared worker state before it signals: each
+   worker, once started, stops itself if the mark is there, so every interleaving ends with
+   the worker stopped.
 5. Before the manager exists, Python's defaults apply: a SIGTERM in the launcher's first second
    killed it outright. The launcher holds stop signals from its first line (stop_signals.py);
    the manager takes those it held when it installs its own handlers.
 6. Ctrl-C (SIGINT) and systemd's default stop (SIGTERM) reach every process of the group. The
    process that holds the shared worker state ignores SIGINT (Python's own fix) but died of
    SIGTERM, and the manager then failed its orderly stop. Here it ignores SIGTERM as well.
+   The same Ctrl-C reached workers still importing, which died with a KeyboardInterrupt
+   traceback: the blocked signals of point 4 wait for them.
+7. Killed outright (the OOM killer), the manager left its workers serving, unsupervised, and
+   the shared-state process alive. Here each ends with it (parent_death.py).
 
 How each worker then stops (once, after its start-up, whatever signals reach it): server_stop.py.
 """
@@ -52,7 +57,7 @@ from sanic.worker.constants import ProcessState
 from sanic.worker.manager import MonitorCycle, WorkerManager
 from sanic.worker.process import WorkerProcess
 
-from gateway.cli import stop_signals
+from gateway.cli import parent_death, stop_signals
 
 log = logging.getLogger("sanic.root")
 _WORKER_DIED_AT_START = "__TERMINATE_EARLY__"
@@ -83,8 +88,9 @@ class GatewayWorkerManager(WorkerManager):
         self._act_on_signals()
         if self._shutting_down:  # signalled before the workers were spawned
             return
-        super().start()  # type: ignore[no-untyped-call]
-        self._act_on_signals()
+        with stop_signals.blocked():  # the workers start with them pending, till they hold them
+            super().start()  # type: ignore[no-untyped-call]
+        self._act_on_signals()  # and those that came meanwhile, noted at the unblocking
 
     def _poll_monitor(self) -> MonitorCycle | None:
         self._act_on_signals()  # its shutdown message is then the one polled next
@@ -133,8 +139,8 @@ class GatewayWorkerManager(WorkerManager):
 
 def _stop_worker(process: WorkerProcess) -> None:
     """Sanic's `terminate()`, with SIGTERM for its SIGINT: a serving worker stops the same way
-    (Sanic's loop handles both), and one still importing, before it holds stop signals, ends
-    quietly by the default action instead of printing a KeyboardInterrupt traceback."""
+    (Sanic's loop handles both), and no KeyboardInterrupt is raised in one that, spawned some
+    other way than by `start()`, does not block stop signals while it imports."""
     if process.state is ProcessState.TERMINATED:
         return
     with suppress(BrokenPipeError, ConnectionError, EOFError):
@@ -149,9 +155,9 @@ def _shared_state_manager() -> SyncManager:
     process group leaves its stop to the parent; systemd's default stop sends SIGTERM to the
     group alike, and this process's death then failed the main process's orderly stop
     ("Experienced exception while trying to serve", exit status 1). Sanic shuts it down when
-    it has stopped its workers."""
+    it has stopped its workers; it is killed if the main process dies first."""
     manager = SyncManager(ctx=multiprocessing.get_context())
-    manager.start(stop_signals.ignore_sigterm)
+    manager.start(parent_death.start_shared_state_process)
     return manager
 
 

@@ -17,7 +17,10 @@ def say(line: str) -> None:
 
 
 def idle_worker(**_: Any) -> None:
-    """Serves nothing; the manager's SIGTERM ends it (the default action)."""
+    """Serves nothing; the manager's SIGTERM ends it (the default action). The manager spawns
+    workers with stop signals blocked; a gateway worker lets them in once it holds them (from
+    app_for), and so does this one, first."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     say(f"worker {os.getpid()} started")
     time.sleep(60)
 
