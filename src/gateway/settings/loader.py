@@ -57,13 +57,45 @@ def parse_settings(
     if not isinstance(data, Mapping):
         raise ConfigError(source, ["the top level must be a mapping of sections (server, ...)"])
     problems: list[str] = []
-    expanded = _expand(data, os.environ if env is None else env, (), problems)
+    with_defaults = _with_environment_defaults(data)
+    expanded = _expand(with_defaults, os.environ if env is None else env, (), problems)
     if problems:
         raise ConfigError(source, problems)
     try:
         return Settings.model_validate(expanded)
     except ValidationError as exc:
         raise ConfigError(source, [_problem(err) for err in exc.errors()]) from None
+
+
+# Keys whose default is read from the environment (the contract's config), filled in where the
+# file leaves them out and then expanded as if written there. Without them, a provider key left
+# out of the file was empty, and its callers' own credentials went upstream instead.
+_ENVIRONMENT_DEFAULTS = (
+    (("upstreams", "claude", "api_key"), "${ANTHROPIC_API_KEY:-}"),
+    (("upstreams", "openai", "api_key"), "${OPENAI_API_KEY:-}"),
+    (("upstreams", "gemini", "api_key"), "${GEMINI_API_KEY:-}"),
+)
+
+
+def _with_environment_defaults(data: Mapping[Any, Any]) -> dict[Any, Any]:
+    """A copy of ``data`` with each absent key of _ENVIRONMENT_DEFAULTS set. A section given as
+    something else than a mapping (or null, which the schema reads as empty) is left to the
+    schema to report or read."""
+    result = dict(data)
+    for path, default in _ENVIRONMENT_DEFAULTS:
+        node = result
+        for key in path[:-1]:
+            child = node.get(key, {})
+            if child is None:
+                child = {}
+            if not isinstance(child, Mapping):
+                break
+            copy = dict(child)
+            node[key] = copy
+            node = copy
+        else:
+            node.setdefault(path[-1], default)
+    return result
 
 
 class _StrictLoader(yaml.SafeLoader):

@@ -222,3 +222,38 @@ def test_errors_never_echo_an_expanded_secret() -> None:
         parse_settings(data, env={"OPENAI_API_KEY": SECRET})
 
     assert SECRET not in str(caught.value)
+
+
+PROVIDER_KEYS = {
+    "claude": "ANTHROPIC_API_KEY",
+    "openai": "OPENAI_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+}
+
+
+@pytest.mark.parametrize("text", ["", "upstreams:\n", "upstreams:\n  claude:\n  openai: {}\n"])
+def test_provider_keys_left_out_are_read_from_the_environment(tmp_path: Path, text: str) -> None:
+    """The contract's defaults are `${ANTHROPIC_API_KEY:-}` and the like: a key left out of the
+    file comes from the environment (it was empty, and callers' own credentials went upstream)."""
+    env = {variable: f"key-of-{provider}" for provider, variable in PROVIDER_KEYS.items()}
+    upstreams = load_settings(write(tmp_path, text), env=env).upstreams
+    for provider in PROVIDER_KEYS:
+        assert getattr(upstreams, provider).api_key.get_secret_value() == f"key-of-{provider}"
+    assert (
+        load_settings(write(tmp_path, text), env={}).upstreams.claude.api_key.get_secret_value()
+        == ""
+    )
+
+
+def test_a_provider_key_written_in_the_file_is_not_replaced(tmp_path: Path) -> None:
+    path = write(tmp_path, "upstreams:\n  claude: {api_key: ''}\n  openai: {api_key: sk-file}\n")
+    upstreams = load_settings(path, env={"ANTHROPIC_API_KEY": "a", "OPENAI_API_KEY": "o"}).upstreams
+    assert (
+        upstreams.claude.api_key.get_secret_value(),
+        upstreams.openai.api_key.get_secret_value(),
+    ) == ("", "sk-file")
+
+
+def test_a_section_of_the_wrong_type_is_still_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"upstreams\.claude"):
+        load_settings(write(tmp_path, "upstreams:\n  claude: [1]\n"), env={})
