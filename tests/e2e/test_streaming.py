@@ -85,6 +85,33 @@ async def test_upstream_silent_mid_stream_is_a_timeout(fake_provider: FakeProvid
         assert event.outcome == "timeout" and event.status == 200
 
 
+async def test_a_stream_longer_than_the_write_timeout_is_cut(fake_provider: FakeProvider) -> None:
+    """server.http.write_timeout bounds the whole response, streams included (the contract);
+    Sanic's own response timeout only bounds silence, which a steady stream never has."""
+    http_settings = {"addr": "127.0.0.1:0", "write_timeout": "0.6s"}
+    settings = gateway_settings(fake_provider.url, server={"http": http_settings})
+    async with running_gateway(settings) as gw, aiohttp.ClientSession() as http:
+        headers = {**AUTH, "x-fake-chunks": "12", "x-fake-chunk-delay-ms": "150"}
+        started = time.perf_counter()
+        async with http.post(gw.url + CHAT, json=STREAM_BODY, headers=headers) as r:
+            assert r.status == 200
+            received = bytearray()
+
+            async def read_all() -> None:
+                async for chunk in r.content.iter_any():
+                    received.extend(chunk)
+
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await read_all()
+        took = time.perf_counter() - started
+        event = (await gw.events.wait_for(1))[-1]
+    assert 0.5 < took < 1.5, took  # cut at 0.6 s, where the whole stream takes 1.8 s
+    assert 0 < received.count(b'"content":"tok') < 12 and b"[DONE]" not in received
+    assert event.outcome == "timeout" and event.status == 200 and event.error is not None
+    assert event.error.type == "timeout" and "write_timeout (0.6 s)" in event.error.message
+    assert event.usage_partial and event.usage.output_tokens > 0
+
+
 class _SlowUpstream:
     """An SSE upstream that notes when its client (the gateway) goes away."""
 

@@ -15,6 +15,7 @@ from gateway.domain.errors import (
     GatewayError,
     InvalidRequest,
     PayloadTooLarge,
+    ResponseTimeout,
     RouteNotFound,
     UpstreamError,
     UpstreamTimeout,
@@ -57,7 +58,7 @@ def _error_of(exc: BaseException) -> EventError:
 def _outcome_of(exc: BaseException) -> Outcome:
     if isinstance(exc, asyncio.CancelledError):
         return Outcome.CLIENT_CANCELLED
-    if isinstance(exc, UpstreamTimeout):
+    if isinstance(exc, (UpstreamTimeout, ResponseTimeout)):
         return Outcome.TIMEOUT
     if isinstance(exc, UpstreamError):
         return Outcome.UPSTREAM_ERROR

@@ -7,6 +7,7 @@ GatewayError
  ├── PayloadTooLarge         413  body (or its decompressed form) over server.http.max_body_size
  ├── QuotaExceeded           429  the caller's quota is used up (billing)
  ├── BillingUnavailable      503  billing could not answer in time and fail_open is off
+ ├── ResponseTimeout         504  writing the response took longer than server.http.write_timeout
  └── UpstreamError
       ├── UpstreamUnreachable  502  could not connect to the upstream
       ├── UpstreamCutOff       502  the upstream closed a body before its end
@@ -63,6 +64,15 @@ class BillingUnavailable(GatewayError):
     status = 503
     kind = "unavailable"
     default_message = "billing is unavailable; try again later"
+
+
+class ResponseTimeout(GatewayError):
+    """The response (a stream's every chunk included) was still being written when its time was
+    up: the operator's bound on how long one request may hold a connection and an upstream."""
+
+    status = 504
+    kind = "timeout"
+    default_message = "the response took longer than the gateway allows"
 
 
 class UpstreamError(GatewayError):

@@ -12,5 +12,7 @@ class Outcome(StrEnum):
     )
     CLIENT_ERROR = "client_error"  # the gateway refused a malformed request (400/404/413)
     CLIENT_CANCELLED = "client_cancelled"  # the client went away before the end
-    TIMEOUT = "timeout"  # the upstream was silent past upstreams.read_timeout
+    # The upstream was silent past upstreams.read_timeout, or the response was still being
+    # written past server.http.write_timeout.
+    TIMEOUT = "timeout"
     REJECTED = "rejected"  # billing refused it (401/429/503)

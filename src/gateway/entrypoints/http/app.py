@@ -46,7 +46,8 @@ def sanic_config(settings: Settings) -> Config:
             "REQUEST_TIMEOUT": http.read_timeout,
             # Sanic's response timeout is inactivity on the client connection. It must outlast
             # the upstream's allowed silence, or a slow-thinking model would get Sanic's 503
-            # before the gateway's 504.
+            # before the gateway's 504. The write timeout, a bound on the whole response, is the
+            # relay handler's (relay_handler._deliver).
             "RESPONSE_TIMEOUT": max(http.write_timeout, settings.upstreams.read_timeout + 5),
             "KEEP_ALIVE_TIMEOUT": http.idle_timeout,
             # SIGTERM lets in-flight requests and streams finish, bounded by the write timeout.
@@ -69,6 +70,7 @@ def create_app(settings: Settings, runtime: Runtime, name: str | None = None) ->
         configure_logging=False,
     )
     app.ctx.max_body = settings.server.http.max_body_size
+    app.ctx.write_timeout = settings.server.http.write_timeout
     # Sanic reads a client address from proxy headers only when told to trust them (its
     # FORWARDED_SECRET, REAL_IP_HEADER or PROXIES_COUNT, e.g. from SANIC_* variables).
     # Otherwise the answer is always the peer's address: no header parse per request.

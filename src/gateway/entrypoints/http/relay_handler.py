@@ -14,7 +14,7 @@ from gateway.application.exchange import RelayExchange
 from gateway.application.relay import RelayService
 from gateway.application.relay_command import RelayCommand
 from gateway.application.request_trace import CLIENT_CLOSED_STATUS
-from gateway.domain.errors import UpstreamError
+from gateway.domain.errors import ResponseTimeout, UpstreamError
 from gateway.domain.provider import RESULTS_URL_OPERATIONS
 from gateway.domain.routes import Route
 from gateway.entrypoints.http.middleware.request_log import REQUEST_ID_HEADER, new_request_id
@@ -73,8 +73,8 @@ async def _relay(request: Request, route: Route, route_name: str) -> None:
     headers = Header(exchange.headers)
     headers[REQUEST_ID_HEADER] = command.request_id
     if exchange.streaming:
-        provider = route.provider.value
-        await _deliver(request, exchange, _send_stream(request, exchange, headers, provider))
+        sending = _send_stream(request, exchange, headers, route.provider.value)
+        await _deliver(request, exchange, _within_write_timeout(request, exchange, sending))
         return
     try:
         body = await exchange.read_body()
@@ -104,6 +104,36 @@ async def _deliver(request: Request, exchange: RelayExchange, sending: Awaitable
         end_request(request, exchange.status)
 
 
+async def _within_write_timeout(
+    request: Request, exchange: RelayExchange, sending: Awaitable[None]
+) -> None:
+    """server.http.write_timeout bounds a stream from its first byte to its last (the wait for
+    the upstream's answer is upstreams.read_timeout's): a stream still running when the time is
+    up is cut, and concluded as a timeout with what it had used. A buffered answer is written
+    at once; Sanic's response timeout (silence, at least the write timeout) ends the write to
+    a client that stops reading. (asyncio.timeout costs ~5 us: negligible per stream, not per
+    small request.)"""
+    write_timeout: float = request.app.ctx.write_timeout
+    deadline = asyncio.timeout(write_timeout)
+    try:
+        async with deadline:
+            await sending
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        limit = f"server.http.write_timeout ({write_timeout:g} s)"
+        exchange.finish(ResponseTimeout(f"the response took longer than {limit}"))
+        _cut(request)
+
+
+def _cut(request: Request) -> None:
+    """Headers are gone already: cut the connection so the client sees a truncated body rather
+    than a clean end it would take for a complete answer."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()  # type: ignore[attr-defined]
+
+
 async def _send_whole(request: Request, response: HTTPResponse) -> None:
     sent = await request.respond(response)  # runs the response middleware
     await sent.send(end_stream=True)
@@ -131,11 +161,7 @@ async def _send_stream(
         await response.eof()
     except UpstreamError as exc:
         exchange.finish(exc)
-        # Headers are gone already: cut the connection so the client sees a truncated body
-        # rather than a clean end it would take for a complete answer.
-        transport = request.transport
-        if transport is not None:
-            transport.abort()  # type: ignore[attr-defined]
+        _cut(request)
 
 
 async def _send_measured(
