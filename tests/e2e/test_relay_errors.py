@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -64,7 +65,22 @@ async def test_body_over_max_body_size_is_413(
             gw.url + path, data=bomb, headers={**headers, "content-encoding": "zstd"}
         ) as r:
             assert r.status == 413
+
+        async def chunked() -> AsyncIterator[bytes]:  # no content-length: refused as it comes
+            for _ in range(4):
+                yield b"x" * 1024
+
+        async with http.post(gw.url + path, data=chunked(), headers=headers) as r:
+            assert r.status == 413
+        events = await gw.events.wait_for(3)
     assert fake_provider.requests == []
+    # Each refusal ends in its request-log event, as a malformed body's 400 does (Sanic refused
+    # the first and the last before any handler ran, and left no event).
+    assert [(e.status, e.outcome) for e in events] == [(413, "client_error")] * 3
+    assert all(e.error is not None and e.error.type == "request_too_large" for e in events)
+    provider = {CLAUDE[0]: "claude", OPENAI[0]: "openai", GEMINI[0]: "gemini"}[path]
+    assert all(e.provider == provider and e.caller.startswith("fp_") for e in events)
+    assert [e.bytes_in for e in events] == [len(big), len(bomb), 0]
 
 
 @pytest.mark.parametrize("path", ["/v1/messages/nope", "/v1/nope", "/v1beta/nope", "/nope"])

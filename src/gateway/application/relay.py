@@ -15,7 +15,7 @@ from gateway.application.request_trace import RequestTrace
 from gateway.application.upstream_request import build_upstream_request
 from gateway.application.usage_recorder import UsageRecorder
 from gateway.domain.clock import Clock, SystemClock
-from gateway.domain.errors import Unauthenticated
+from gateway.domain.errors import GatewayError, Unauthenticated
 from gateway.domain.ports.billing import AuthorizationRequest, Billing
 from gateway.domain.ports.events import EventPublisher
 from gateway.domain.ports.upstream import UpstreamProvider, UpstreamResponse
@@ -70,15 +70,7 @@ class RelayService:
         """
         clock = self._clock
         route = command.route
-        trace = RequestTrace(
-            command=command,
-            caller=read_caller(route.provider, command.headers, command.query),
-            started_at=clock.now(),
-            started=clock.monotonic(),
-            upstream_kind=self._upstream_kind,
-            request_bytes=len(command.body),
-            model=route.path_model,
-        )
+        trace = self._trace(command)
         try:
             intent = read_intent(route, command.body, command.query)
             trace.model, trace.stream = intent.model, intent.stream
@@ -93,6 +85,24 @@ class RelayService:
             self._conclude(trace, exc)
             raise
         return self._exchange(command, trace, intent, response, hide_usage)
+
+    def refuse(self, command: RelayCommand, error: GatewayError) -> None:
+        """Conclude a request the gateway refused before it could read it whole (a body over
+        the size limit, or one it cannot decode): it still ends in its request-log event. It
+        reached no upstream, so it has no usage to record. `command.body` is what was read."""
+        self._conclude(self._trace(command), error)
+
+    def _trace(self, command: RelayCommand) -> RequestTrace:
+        route = command.route
+        return RequestTrace(
+            command=command,
+            caller=read_caller(route.provider, command.headers, command.query),
+            started_at=self._clock.now(),
+            started=self._clock.monotonic(),
+            upstream_kind=self._upstream_kind,
+            request_bytes=len(command.body),
+            model=route.path_model,
+        )
 
     async def _authorize(self, command: RelayCommand, trace: RequestTrace) -> None:
         decision = await self._billing.authorize(

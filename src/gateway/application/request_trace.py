@@ -15,6 +15,7 @@ from gateway.domain.errors import (
     GatewayError,
     InvalidRequest,
     PayloadTooLarge,
+    RequestTimeout,
     ResponseTimeout,
     RouteNotFound,
     UpstreamError,
@@ -41,7 +42,7 @@ GENERATIVE = frozenset(
 
 NO_REPORT = UsageReport()
 _LEFT_WAITING = frozenset({Outcome.CLIENT_CANCELLED, Outcome.TIMEOUT})
-_CLIENT_ERRORS = (InvalidRequest, RouteNotFound, PayloadTooLarge)
+_CLIENT_ERRORS = (InvalidRequest, RouteNotFound, PayloadTooLarge, RequestTimeout)
 # nginx's convention for "the client closed the request before a status was sent".
 CLIENT_CLOSED_STATUS = 499
 

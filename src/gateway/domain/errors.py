@@ -4,6 +4,7 @@ GatewayError
  ├── InvalidRequest          400  malformed JSON, bad parameters, undecodable body
  ├── Unauthenticated         401  no or unknown credential (billing)
  ├── RouteNotFound           404  no such route, or an unsafe path segment
+ ├── RequestTimeout          408  the request's body did not arrive within server.http.read_timeout
  ├── PayloadTooLarge         413  body (or its decompressed form) over server.http.max_body_size
  ├── QuotaExceeded           429  the caller's quota is used up (billing)
  ├── BillingUnavailable      503  billing could not answer in time and fail_open is off
@@ -46,6 +47,12 @@ class RouteNotFound(GatewayError):
     status = 404
     kind = "not_found"
     default_message = "no such route"
+
+
+class RequestTimeout(GatewayError):
+    status = 408
+    kind = "request_timeout"
+    default_message = "the request was not received in time"
 
 
 class PayloadTooLarge(GatewayError):

@@ -12,6 +12,7 @@ from gateway.application.relay import RelayService
 from gateway.application.relay_command import RelayCommand, RelaySettings, UpstreamTarget
 from gateway.domain.errors import (
     InvalidRequest,
+    PayloadTooLarge,
     QuotaExceeded,
     Unauthenticated,
     UpstreamCutOff,
@@ -299,3 +300,19 @@ async def test_with_nothing_reading_usage_the_answer_is_relayed_unchanged(stream
     await relay.drain(1)
     assert received == b"".join(answer.body_chunks)
     assert billing.records == {} and exchange.trace.report.usage.total_tokens == 0
+
+
+async def test_a_refused_request_ends_in_its_event_without_upstream_or_billing() -> None:
+    """A body the gateway could not read whole (over the size limit, undecodable)."""
+    upstream = ScriptedUpstream(ScriptedResponse())
+    relay, events, billing = service(upstream)
+    relay.refuse(
+        command(MESSAGES, body=b"", headers={"x-api-key": "client-key"}), PayloadTooLarge()
+    )
+    await relay.drain(1)
+    assert upstream.requests == [] and billing.authorizations == [] and billing.records == {}
+    event = events.events[0]
+    assert (event.provider, event.status, event.outcome) == ("claude", 413, "client_error")
+    assert event.error is not None and event.error.type == "request_too_large"
+    assert event.caller is not None and event.caller.startswith("fp_")
+    assert event.usage.total_tokens == 0

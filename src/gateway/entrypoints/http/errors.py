@@ -8,10 +8,19 @@ from sanic import Request, Sanic
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse
 
-from gateway.domain.errors import GatewayError
+from gateway.application.relay import RelayService
+from gateway.domain.errors import (
+    GatewayError,
+    InvalidRequest,
+    PayloadTooLarge,
+    RequestTimeout,
+    RouteNotFound,
+)
 from gateway.domain.provider import Provider
+from gateway.domain.route_resolver import resolve_route
 from gateway.domain.routes import provider_for_path
 from gateway.entrypoints.http.envelopes import error_body
+from gateway.entrypoints.http.relay_handler import command_for
 
 logger = logging.getLogger("gateway.errors")
 
@@ -48,11 +57,40 @@ _SANIC_MESSAGES = {
 }
 
 
+# Sanic's refusals while it reads a relayed route's body, before the handler runs, as ours.
+_BODY_ERRORS: dict[int, type[GatewayError]] = {
+    400: InvalidRequest,  # malformed chunked framing
+    408: RequestTimeout,
+    413: PayloadTooLarge,
+}
+
+
 async def on_sanic_error(request: Request, exc: Exception) -> HTTPResponse:
     assert isinstance(exc, SanicException)
     status = exc.status_code
     # Sanic's own texts can echo the path; ours are fixed.
-    return _render(request, status, _SANIC_MESSAGES.get(status, "request refused"))
+    message = _SANIC_MESSAGES.get(status, "request refused")
+    _conclude_refused_body(request, status, message)
+    return _render(request, status, message)
+
+
+def _conclude_refused_body(request: Request, status: int, message: str) -> None:
+    """A relayed route's request that Sanic refused while reading its body (over
+    server.http.max_body_size, too slow, malformed) ends in its request-log event too, as one
+    the gateway refused itself does: the operator sees every refusal, not only their access
+    lines."""
+    error = _BODY_ERRORS.get(status)
+    service: RelayService | None = getattr(request.app.ctx, "relay", None)
+    if error is None or service is None or request.route is None:
+        return
+    if getattr(request.ctx, "relayed", False):
+        return  # the handler ran: it concluded the request
+    try:
+        route, route_name = resolve_route(request.method, request.path)
+    except RouteNotFound:
+        return  # a system route
+    request.ctx.relayed = True  # the event's access line is the request's
+    service.refuse(command_for(request, route, route_name, b""), error(message))
 
 
 async def on_unexpected(request: Request, exc: Exception) -> HTTPResponse:

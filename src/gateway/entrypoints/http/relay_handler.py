@@ -14,7 +14,7 @@ from gateway.application.exchange import RelayExchange
 from gateway.application.relay import RelayService
 from gateway.application.relay_command import RelayCommand
 from gateway.application.request_trace import CLIENT_CLOSED_STATUS
-from gateway.domain.errors import ResponseTimeout, UpstreamError
+from gateway.domain.errors import GatewayError, ResponseTimeout, UpstreamError
 from gateway.domain.provider import RESULTS_URL_OPERATIONS
 from gateway.domain.routes import Route
 from gateway.entrypoints.http.middleware.request_log import REQUEST_ID_HEADER, new_request_id
@@ -34,10 +34,9 @@ def _public_origin(request: Request) -> str:
     return f"{scheme}://{request.host}"
 
 
-def _command(request: Request, route: Route, route_name: str) -> RelayCommand:
-    raw = request.body
+def command_for(request: Request, route: Route, route_name: str, body: bytes) -> RelayCommand:
+    """The use-case's command for `request`, with its body as decoded (or b"" when refused)."""
     app_ctx = request.app.ctx
-    body = decode_body(raw, request.headers.get("content-encoding"), app_ctx.max_body)
     return RelayCommand(
         route=route,
         route_name=route_name,
@@ -45,7 +44,7 @@ def _command(request: Request, route: Route, route_name: str) -> RelayCommand:
         query=request.query_string,
         headers=request.headers,
         body=body,
-        bytes_in=len(raw),
+        bytes_in=_bytes_in(request),
         # The logging middleware's id, so log lines, the header and the event agree.
         request_id=getattr(request.ctx, "request_id", None) or new_request_id(),
         client_ip=(request.remote_addr or request.ip) if app_ctx.trusts_proxies else request.ip,
@@ -54,6 +53,15 @@ def _command(request: Request, route: Route, route_name: str) -> RelayCommand:
             _public_origin(request) if route.operation in RESULTS_URL_OPERATIONS else None
         ),
     )
+
+
+def _bytes_in(request: Request) -> int:
+    """The body's size as sent: what was read, or what was announced when it was refused
+    before it was read (over the size limit)."""
+    if request.body:
+        return len(request.body)
+    announced = request.headers.get("content-length", "")
+    return int(announced) if announced.isdigit() else 0
 
 
 async def relay(request: Request, route: Route, route_name: str) -> None:
@@ -67,8 +75,15 @@ async def relay(request: Request, route: Route, route_name: str) -> None:
 
 async def _relay(request: Request, route: Route, route_name: str) -> None:
     service: RelayService = request.app.ctx.relay
-    command = _command(request, route, route_name)
     request.ctx.relayed = True  # from here on, the request ends in a request-log event
+    try:
+        body = decode_body(
+            request.body, request.headers.get("content-encoding"), request.app.ctx.max_body
+        )
+    except GatewayError as exc:  # undecodable, or over the size limit once decoded
+        service.refuse(command_for(request, route, route_name, b""), exc)
+        raise
+    command = command_for(request, route, route_name, body)
     exchange = await service.open(command)
     headers = Header(exchange.headers)
     headers[REQUEST_ID_HEADER] = command.request_id
