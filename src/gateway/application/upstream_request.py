@@ -6,6 +6,7 @@ from gateway.application.credentials import strip_query_key, upstream_credential
 from gateway.application.headers import OPENAI_ACCOUNT_HEADERS, upstream_headers
 from gateway.application.relay_command import RelayCommand, RelaySettings, UpstreamTarget
 from gateway.domain.caller import Caller
+from gateway.domain.errors import NoUpstreamKey
 from gateway.domain.ports.upstream import UpstreamRequest
 from gateway.domain.provider import Provider
 
@@ -22,6 +23,12 @@ def build_upstream_request(
     route = command.route
     new_api = settings.new_api is not None
     target = target_for(settings, route.provider)
+    if not new_api and not target.api_key and not settings.forward_caller_keys:
+        name = route.provider.value
+        raise NoUpstreamKey(
+            f"the gateway has no API key for {name} (upstreams.{name}.api_key), and does not "
+            "send the keys it issues to a provider"
+        )
     # The client's OpenAI org/project mean nothing once the gateway's own key replaces its own.
     drop = (
         OPENAI_ACCOUNT_HEADERS

@@ -49,6 +49,7 @@ def relay_settings(settings: Settings) -> RelaySettings:
             for provider, up in direct.items()
         },
         openai_include_usage=features.openai_include_usage,
+        forward_caller_keys=settings.billing.mode != "local",  # local: the keys are ours
     )
 
 

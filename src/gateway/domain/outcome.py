@@ -15,4 +15,5 @@ class Outcome(StrEnum):
     # The upstream was silent past upstreams.read_timeout, or the response was still being
     # written past server.http.write_timeout.
     TIMEOUT = "timeout"
-    REJECTED = "rejected"  # billing refused it (401/429/503)
+    # Billing refused it (401/429/503), or the gateway has no key to relay it with (500).
+    REJECTED = "rejected"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import orjson
 import pytest
@@ -12,6 +13,7 @@ from gateway.application.relay import RelayService
 from gateway.application.relay_command import RelayCommand, RelaySettings, UpstreamTarget
 from gateway.domain.errors import (
     InvalidRequest,
+    NoUpstreamKey,
     PayloadTooLarge,
     QuotaExceeded,
     Unauthenticated,
@@ -316,3 +318,39 @@ async def test_a_refused_request_ends_in_its_event_without_upstream_or_billing()
     assert event.error is not None and event.error.type == "request_too_large"
     assert event.caller is not None and event.caller.startswith("fp_")
     assert event.usage.total_tokens == 0
+
+
+UNKEYED = RelaySettings(
+    new_api=None,
+    direct={**DIRECT.direct, Provider.OPENAI: UpstreamTarget("https://o.test", Secret(""))},
+)
+
+
+async def test_a_provider_without_a_key_gets_the_callers_own_credential() -> None:
+    """Bring your own key: direct mode, no key configured for the provider."""
+    upstream = ScriptedUpstream(ScriptedResponse())
+    relay, _, _ = service(upstream, UNKEYED)
+    exchange = await relay.open(command())
+    await exchange.read_body()
+    exchange.finish()
+    assert ("authorization", "Bearer client-key") in upstream.requests[0].headers
+
+
+async def test_keys_the_gateway_issued_never_reach_a_provider_without_a_key() -> None:
+    """Billing local: the caller's key is the gateway's own, meaningless to the provider."""
+    upstream = ScriptedUpstream(ScriptedResponse())
+    settings = dataclasses.replace(UNKEYED, forward_caller_keys=False)
+    relay, events, billing = service(upstream, settings)
+    with pytest.raises(NoUpstreamKey, match=r"upstreams\.openai\.api_key") as refused:
+        await relay.open(command())
+    assert "client-key" not in refused.value.message
+    assert upstream.requests == []
+    event = events.events[0]
+    assert (event.status, event.outcome) == (500, "rejected")
+    await relay.drain(1)
+    assert billing.records == {}  # nothing was consumed
+    # A provider with its own key is relayed as ever.
+    exchange = await relay.open(command(MESSAGES, b'{"model":"c"}', {"x-api-key": "client-key"}))
+    await exchange.read_body()
+    exchange.finish()
+    assert ("x-api-key", "claude-key") in upstream.requests[0].headers
