@@ -76,8 +76,34 @@ def start_tree(contender: cs.Contender, env: cs.Environment, tree: Path, name: s
     (work / "logs").mkdir(parents=True)
     with source_tree(tree):
         running = cs.start(contender, dataclasses.replace(env, work=work))
-    cs.preflight(running)
+    try:
+        cs.preflight(running)
+    except BaseException:
+        running.stop()  # or it outlives the benchmark
+        raise
     return running
+
+
+def _measure(
+    args: argparse.Namespace,
+    running: dict[str, cs.Running],
+    env: cs.Environment,
+    cpu: dict[str, list[float]],
+    rps: dict[str, list[float]],
+    ttfb: dict[str, list[float]],
+    restart: int,
+) -> None:
+    """One start of both gateways: its rounds of the chosen workload."""
+    if args.workload == "w1":
+        ports = {"direct": env.upstream_port}
+        keys = {"direct": "bench-key"}
+        for name in ("base", "this"):
+            ports[name], keys[name] = running[name].port, running[name].key
+        _latency_rounds(args, ports, keys)
+    elif args.workload == "w2":
+        _cpu_rounds(args, running, env.work, cpu, rps, restart)
+    else:
+        _stream_rounds(args, running, cpu, ttfb, restart)
 
 
 def main() -> None:
@@ -122,19 +148,13 @@ def main() -> None:
         for restart in range(args.restarts):
             # Which tree starts first alternates too: a process's own layout can favour it.
             names = list(trees) if restart % 2 == 0 else list(reversed(trees))
-            started = [start_tree(contenders[n], env, trees[n], f"{n}-{restart}") for n in names]
-            running = dict(zip(names, started, strict=True))
+            started: list[cs.Running] = []
             try:
-                if args.workload == "w1":
-                    ports = {"direct": env.upstream_port}
-                    keys = {"direct": "bench-key"}
-                    for name in trees:
-                        ports[name], keys[name] = running[name].port, running[name].key
-                    _latency_rounds(args, ports, keys)
-                elif args.workload == "w2":
-                    _cpu_rounds(args, running, env.work, cpu, rps, restart)
-                else:
-                    _stream_rounds(args, running, cpu, ttfb, restart)
+                for name in names:  # one by one: those started stop even if the next fails
+                    work_name = f"{name}-{restart}"
+                    started.append(start_tree(contenders[name], env, trees[name], work_name))
+                running = dict(zip(names, started, strict=True))
+                _measure(args, running, env, cpu, rps, ttfb, restart)
             finally:
                 for gateway in started:
                     gateway.stop()
