@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -81,6 +82,28 @@ async def test_body_over_max_body_size_is_413(
     provider = {CLAUDE[0]: "claude", OPENAI[0]: "openai", GEMINI[0]: "gemini"}[path]
     assert all(e.provider == provider and e.caller.startswith("fp_") for e in events)
     assert [e.bytes_in for e in events] == [len(big), len(bomb), 0]
+
+
+@pytest.mark.parametrize(
+    ("headers", "check"),
+    [
+        ({"x-goog-api-key": "k"}, lambda e: e["error"]["status"] == "NOT_FOUND"),
+        ({"anthropic-version": "2023-06-01"}, lambda e: e["error"]["type"] == "not_found_error"),
+        ({"authorization": "Bearer k"}, lambda e: e["error"]["code"] == "not_found"),
+    ],
+    ids=["google-genai", "anthropic", "openai"],
+)
+async def test_a_path_no_route_matches_answers_in_the_envelope_of_the_sdk_that_called(
+    gateway: LiveGateway, headers: dict[str, str], check: Any
+) -> None:
+    """google-genai's files.list and anthropic's beta.files.list call /v1/files: each SDK parses
+    only its own provider's error body."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(gateway.url + "/v1/files", headers=headers) as r,
+    ):
+        assert r.status == 404
+        assert check(await r.json())
 
 
 @pytest.mark.parametrize("path", ["/v1/messages/nope", "/v1/nope", "/v1beta/nope", "/nope"])

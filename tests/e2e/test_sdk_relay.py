@@ -12,6 +12,7 @@ import pytest_asyncio
 from google import genai
 
 from gateway.devtools.fake_provider import FakeProvider
+from gateway.devtools.loopback import free_port
 from tests.conftest import (
     NEW_API_KEY,
     UPSTREAM_KEYS,
@@ -178,3 +179,23 @@ async def test_gemini_routes(
     names = [m.name async for m in await client.aio.models.list()]
     assert names
     assert fake_provider.requests[-1].path == f"/{api_version}/models"
+
+
+async def test_the_sdks_show_the_gateways_request_id_on_its_own_errors() -> None:
+    """`e.request_id` is what a user quotes in a report: on an error the gateway made itself
+    (here 502, nothing listens upstream) it is the id of the gateway's event and log lines."""
+    settings = gateway_settings(f"http://127.0.0.1:{free_port()}")
+    messages = [{"role": "user", "content": "hi"}]
+    async with (
+        running_gateway(settings) as gw,
+        openai.AsyncOpenAI(base_url=gw.url + "/v1", api_key="k", max_retries=0) as oai,
+        anthropic.AsyncAnthropic(base_url=gw.url, api_key="k", max_retries=0) as claude,
+    ):
+        with pytest.raises(openai.APIStatusError) as from_openai:
+            await oai.chat.completions.create(model="gpt-4o", messages=messages)  # type: ignore[arg-type]
+        with pytest.raises(anthropic.APIStatusError) as from_anthropic:
+            await claude.messages.create(model="c", max_tokens=8, messages=messages)  # type: ignore[arg-type]
+        events = await gw.events.wait_for(2)
+    assert from_openai.value.status_code == 502 and from_anthropic.value.status_code == 502
+    assert from_openai.value.request_id == events[0].id
+    assert from_anthropic.value.request_id == events[1].id

@@ -113,16 +113,31 @@ STATIC_ROUTES: dict[tuple[str, str], Route] = {
 }
 
 
-def provider_for_path(path: str, gemini_credential: bool = False) -> Provider:
+# The paths of OpenAI's routes (but the /v1/models it shares): a request on one expects
+# OpenAI's envelope whatever headers it carries.
+_OPENAI_PATHS = frozenset(
+    path
+    for (_, path), route in STATIC_ROUTES.items()
+    if route.provider is Provider.OPENAI and path != "/v1/models"
+)
+
+
+def provider_for_path(
+    path: str, gemini_credential: bool = False, claude_version: bool = False
+) -> Provider:
     """Whose error envelope a request on `path` expects (also for paths that match no route).
 
-    `gemini_credential`: the request carries x-goog-api-key or ?key=, which tells a Gemini `v1`
-    call from an OpenAI one on the shared /v1/models paths.
+    A path of one provider's routes decides. Elsewhere (the /v1/models paths the SDKs share, and
+    paths no route matches, such as /v1/files) the request's headers tell whose SDK sent it:
+    `claude_version`, an anthropic-version header; `gemini_credential`, x-goog-api-key or ?key=.
     """
-    if path.startswith("/v1beta") or (
-        path.startswith("/v1/models") and (gemini_credential or ":" in path)
-    ):
+    if path.startswith("/v1beta"):
         return Provider.GEMINI
     if path.startswith("/v1/messages"):
         return Provider.CLAUDE
+    if path not in _OPENAI_PATHS:
+        if claude_version:
+            return Provider.CLAUDE
+        if gemini_credential or (path.startswith("/v1/models") and ":" in path):
+            return Provider.GEMINI
     return Provider.OPENAI

@@ -84,15 +84,24 @@ def test_batch_routes() -> None:
 
 
 @pytest.mark.parametrize(
-    ("path", "gemini_key", "provider"),
+    ("path", "gemini_key", "claude_version", "provider"),
     [
-        ("/v1beta/x", False, Provider.GEMINI),
-        ("/v1/messages/x", False, Provider.CLAUDE),
-        ("/v1/models/g:generateContent", False, Provider.GEMINI),
-        ("/v1/models", True, Provider.GEMINI),
-        ("/v1/models", False, Provider.OPENAI),
-        ("/anything", False, Provider.OPENAI),
+        ("/v1beta/x", False, True, Provider.GEMINI),
+        ("/v1/messages/x", True, False, Provider.CLAUDE),
+        ("/v1/models/g:generateContent", False, False, Provider.GEMINI),
+        ("/v1/models", True, False, Provider.GEMINI),
+        ("/v1/models", False, True, Provider.CLAUDE),
+        ("/v1/models", False, False, Provider.OPENAI),
+        ("/anything", False, False, Provider.OPENAI),
+        # Paths no route matches: the SDK that sent it, by its headers (google-genai's
+        # files.list, anthropic's beta.files.list got OpenAI's envelope).
+        ("/v1/files", True, False, Provider.GEMINI),
+        ("/v1/files", False, True, Provider.CLAUDE),
+        # An OpenAI route's path stays OpenAI's, whatever the headers.
+        ("/v1/chat/completions", True, True, Provider.OPENAI),
     ],
 )
-def test_error_envelope_follows_the_path(path: str, gemini_key: bool, provider: Provider) -> None:
-    assert provider_for_path(path, gemini_key) is provider
+def test_error_envelope_follows_the_path_then_the_headers(
+    path: str, gemini_key: bool, claude_version: bool, provider: Provider
+) -> None:
+    assert provider_for_path(path, gemini_key, claude_version) is provider

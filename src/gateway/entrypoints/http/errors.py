@@ -29,15 +29,26 @@ _JSON = "application/json"
 
 def _provider(request: Request) -> Provider:
     headers = request.headers
-    if request.path.startswith("/v1/models") and "anthropic-version" in headers:
-        return Provider.CLAUDE
     gemini_key = "x-goog-api-key" in headers or "key=" in request.query_string
-    return provider_for_path(request.path, gemini_key)
+    return provider_for_path(request.path, gemini_key, "anthropic-version" in headers)
+
+
+# The header each SDK reads its errors' `request_id` from (google-genai reads none). On an error
+# the gateway answers itself it carries the gateway's request id, the one its logs and events
+# hold; relayed answers keep the upstream's own.
+_SDK_REQUEST_ID_HEADER = {Provider.CLAUDE: "request-id", Provider.OPENAI: "x-request-id"}
 
 
 def _render(request: Request, status: int, message: str) -> HTTPResponse:
-    body = error_body(_provider(request), status, message)
-    return HTTPResponse(body, status=status, content_type=_JSON)
+    provider = _provider(request)
+    response = HTTPResponse(
+        error_body(provider, status, message), status=status, content_type=_JSON
+    )
+    request_id: str | None = getattr(request.ctx, "request_id", None)
+    header = _SDK_REQUEST_ID_HEADER.get(provider)
+    if request_id is not None and header is not None:
+        response.headers[header] = request_id
+    return response
 
 
 async def on_gateway_error(request: Request, exc: Exception) -> HTTPResponse:
