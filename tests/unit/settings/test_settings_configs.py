@@ -17,7 +17,8 @@ def test_the_default_config_runs_offline_without_nats() -> None:
     assert settings.server.mode == "production"
     assert (settings.server.http.host, settings.server.http.port) == ("0.0.0.0", 18100)
     assert settings.features.new_api_enabled is False
-    assert settings.features.async_logging is False
+    # Events on, to a local file: the quick start shows them, with no NATS server to run.
+    assert settings.features.async_logging is True and settings.events.backend == "jsonl"
     assert settings.billing.mode == "disabled"
     for upstream in (
         settings.upstreams.claude,
