@@ -182,6 +182,39 @@ async def test_workers_drain_and_end_when_the_main_process_is_killed(
     assert "Traceback" not in gateway_process.log.read_text()
 
 
+def test_a_gateway_with_sanics_inspector_stops_on_one_sigterm(tmp_path: Path) -> None:
+    """Sanic's inspector (SANIC_INSPECTOR=true) is a process of the manager's too. Spawned with
+    the workers' blocked stop signals, it never unblocked them: the manager waited on it
+    forever after a SIGTERM."""
+    path, _ = _write_config(tmp_path, "http://127.0.0.1:9", 2)
+    log = tmp_path / "gateway.log"
+    inspector = {"SANIC_INSPECTOR": "true", "SANIC_INSPECTOR_HOST": "127.0.0.1"}
+    inspector["SANIC_INSPECTOR_PORT"] = str(free_port())
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "-conf", str(path)],
+            env={**os.environ, "TEST_CLAUDE_KEY": "k", **inspector},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while log.read_bytes().count(b"Worker ready") < 2:
+            assert time.monotonic() < deadline and process.poll() is None, log.read_text()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0, log.read_text()
+        deadline = time.monotonic() + 5
+        while _group(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _group(process.pid), "a process outlived the gateway"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
 def _group(pgid: int) -> set[int]:
     """The live processes of a process group (Linux /proc), zombies excluded."""
     members = set()

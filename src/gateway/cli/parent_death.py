@@ -45,6 +45,8 @@ def end_with_parent(signum: signal.Signals) -> bool:
 
 def start_shared_state_process() -> None:
     """The initializer of the process that holds the workers' shared state (worker_manager.py):
-    it ignores SIGTERM, and is killed when the main process dies."""
+    it ignores SIGTERM (Python's manager ignores SIGINT already), lets in the stop signals it
+    was spawned with blocked, which are now ignored, and is killed when the main process dies."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     end_with_parent(signal.SIGKILL)

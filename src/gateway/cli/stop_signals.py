@@ -48,7 +48,15 @@ def blocked() -> Iterator[None]:
     """Stop signals wait meanwhile, pending, and so do they in each process started meanwhile:
     the signal mask is inherited across fork and exec. A worker spawned inside this keeps them
     pending until it holds them (`hold()`, from app_for): Ctrl-C reaches every process of the
-    group, and a worker still importing then died with a KeyboardInterrupt traceback."""
+    group, and a worker still importing then died with a KeyboardInterrupt traceback.
+
+    CPython's resource tracker, started by the first spawn, blocks these two around its own
+    start and then unblocks them, rather than restoring the mask: started inside this, it
+    undid the block for the process being spawned (which then died of a Ctrl-C, 1 of 10 tries
+    with SIGINT sent as it was spawned). So it is started first."""
+    from multiprocessing import resource_tracker  # here: the launcher's first import stays light
+
+    resource_tracker.ensure_running()
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         yield

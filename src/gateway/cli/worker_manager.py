@@ -46,7 +46,7 @@ import logging
 import multiprocessing
 import os
 import signal
-from contextlib import suppress
+from contextlib import nullcontext, suppress
 from multiprocessing.managers import SyncManager
 from types import FrameType
 from typing import Any
@@ -88,9 +88,23 @@ class GatewayWorkerManager(WorkerManager):
         self._act_on_signals()
         if self._shutting_down:  # signalled before the workers were spawned
             return
-        with stop_signals.blocked():  # the workers start with them pending, till they hold them
-            super().start()  # type: ignore[no-untyped-call]
+        self._start_processes()
         self._act_on_signals()  # and those that came meanwhile, noted at the unblocking
+
+    def _start_processes(self) -> None:
+        """Sanic's `start()`, with stop signals blocked while each server worker is spawned, and
+        only then: a server worker unblocks them once it holds them (in app_for), while Sanic's
+        other processes (its inspector, its reloader) would keep them blocked for good, and the
+        manager would wait on them forever."""
+        for worker in self.workers:
+            for process in worker.processes:
+                if not worker.auto_start:
+                    process.set_state(ProcessState.NONE, True)
+                    continue
+                server = WorkerProcess.SERVER_LABEL in process.name
+                # A server worker starts with them pending, till it holds them.
+                with stop_signals.blocked() if server else nullcontext():
+                    process.start()  # type: ignore[no-untyped-call]
 
     def _poll_monitor(self) -> MonitorCycle | None:
         self._act_on_signals()  # its shutdown message is then the one polled next
@@ -155,9 +169,15 @@ def _shared_state_manager() -> SyncManager:
     process group leaves its stop to the parent; systemd's default stop sends SIGTERM to the
     group alike, and this process's death then failed the main process's orderly stop
     ("Experienced exception while trying to serve", exit status 1). Sanic shuts it down when
-    it has stopped its workers; it is killed if the main process dies first."""
+    it has stopped its workers; it is killed if the main process dies first.
+
+    It is spawned with stop signals blocked, as CPython spawns its resource tracker: a Ctrl-C
+    while it was still importing killed it, and Sanic then failed to start ("worker process
+    failed", exit status 1; 2 of 16 launches with SIGINT to the group at 0-1.6 s). Its
+    initializer unblocks them once it ignores them."""
     manager = SyncManager(ctx=multiprocessing.get_context())
-    manager.start(parent_death.start_shared_state_process)
+    with stop_signals.blocked():
+        manager.start(parent_death.start_shared_state_process)
     return manager
 
 

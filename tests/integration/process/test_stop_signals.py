@@ -55,3 +55,30 @@ def test_a_stop_held_before_the_server_serves_stops_it_once_it_serves() -> None:
     server then served forever."""
     lines = finish(scenario("serve_scenario", None))
     assert lines[-1] == "server stopped", lines
+
+
+FIRST_SPAWN = """
+import multiprocessing, os, signal, time
+from gateway.cli import stop_signals
+process = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(0.3,))
+with stop_signals.blocked():
+    process.start()
+    os.kill(process.pid, signal.SIGINT)  # a Ctrl-C as it starts: pending, blocked
+process.join()
+print(process.exitcode)
+"""
+
+
+def test_a_process_spawned_with_stop_signals_blocked_keeps_them_blocked() -> None:
+    """The first spawn starts CPython's resource tracker, which unblocked SIGINT and SIGTERM
+    in the spawning thread: the process spawned then died of the Ctrl-C (exit -2)."""
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_SPAWN],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT / "src")},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0", result.stderr
