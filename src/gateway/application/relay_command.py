@@ -48,9 +48,10 @@ class RelaySettings:
     # Ask OpenAI streams for usage on the client's behalf (when billing needs it) and hide the
     # extra usage chunk from clients that did not ask for it.
     openai_include_usage: bool = True
-    # Direct mode, a provider without a configured key: the caller's own credential goes in its
-    # place (bring your own key). False when the gateway issued the callers' keys (billing
-    # local): such a request is refused (NoUpstreamKey) instead.
+    # No key configured for the upstream (a provider in direct mode, or new-api): the caller's
+    # own credential goes in its place (bring your own key; new-api's own tokens). False when
+    # the gateway issued the callers' keys (billing local): such a request is refused
+    # (NoUpstreamKey) instead.
     forward_caller_keys: bool = True
     # Non-streamed bodies up to this size are read whole and answered with a Content-Length.
     buffer_limit: int = 4 * 1024 * 1024

@@ -23,11 +23,12 @@ def build_upstream_request(
     route = command.route
     new_api = settings.new_api is not None
     target = target_for(settings, route.provider)
-    if not new_api and not target.api_key and not settings.forward_caller_keys:
+    if not target.api_key and not settings.forward_caller_keys:
         name = route.provider.value
+        setting = "features.new_api_key" if new_api else f"upstreams.{name}.api_key"
         raise NoUpstreamKey(
-            f"the gateway has no API key for {name} (upstreams.{name}.api_key), and does not "
-            "send the keys it issues to a provider"
+            f"the gateway has no API key for {'new-api' if new_api else name} ({setting}), and "
+            "does not send the keys it issues upstream"
         )
     # The client's OpenAI org/project mean nothing once the gateway's own key replaces its own.
     drop = (

@@ -9,7 +9,7 @@ GatewayError
  ├── QuotaExceeded           429  the caller's quota is used up (billing)
  ├── BillingUnavailable      503  billing could not answer in time and fail_open is off
  ├── ResponseTimeout         504  writing the response took longer than server.http.write_timeout
- ├── NoUpstreamKey           500  no provider key configured, and the caller's is the gateway's own
+ ├── NoUpstreamKey           500  no upstream key configured, and the caller's is the gateway's own
  └── UpstreamError
       ├── UpstreamUnreachable  502  could not connect to the upstream
       ├── UpstreamCutOff       502  the upstream closed a body before its end
@@ -84,8 +84,9 @@ class ResponseTimeout(GatewayError):
 
 
 class NoUpstreamKey(GatewayError):
-    """Direct mode, a provider with no configured key, and callers whose keys the gateway issued
-    itself (billing local): those mean nothing to the provider and must not reach it."""
+    """No key configured for the upstream (a provider in direct mode, or new-api), and callers
+    whose keys the gateway issued itself (billing local): those mean nothing upstream and must
+    not reach it."""
 
     status = 500
     kind = "api_error"

@@ -135,9 +135,11 @@ def provider_for_path(
         return Provider.GEMINI
     if path.startswith("/v1/messages"):
         return Provider.CLAUDE
+    if path.startswith("/v1/models") and ":" in path:  # a Gemini action, whatever the headers
+        return Provider.GEMINI
     if path not in _OPENAI_PATHS:
         if claude_version:
             return Provider.CLAUDE
-        if gemini_credential or (path.startswith("/v1/models") and ":" in path):
+        if gemini_credential:
             return Provider.GEMINI
     return Provider.OPENAI

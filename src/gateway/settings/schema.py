@@ -142,9 +142,11 @@ class _Section(BaseModel):
 
 class HttpSettings(_Section):
     addr: str = ":18100"
-    read_timeout: Duration = 30.0
-    write_timeout: Duration = 300.0
-    idle_timeout: Duration = 120.0
+    # Each above 0: Sanic reads 0 as "expire now", and a write_timeout of 0 would cut every
+    # stream at its first byte (an unbounded one is a large value, e.g. 24h).
+    read_timeout: Duration = Field(default=30.0, gt=0)
+    write_timeout: Duration = Field(default=300.0, gt=0)
+    idle_timeout: Duration = Field(default=120.0, gt=0)
     max_body_size: ByteSize = 32 * 2**20
 
     @field_validator("addr")

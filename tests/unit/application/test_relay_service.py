@@ -354,3 +354,13 @@ async def test_keys_the_gateway_issued_never_reach_a_provider_without_a_key() ->
     await exchange.read_body()
     exchange.finish()
     assert ("x-api-key", "claude-key") in upstream.requests[0].headers
+
+
+async def test_keys_the_gateway_issued_never_reach_new_api_without_its_key() -> None:
+    """new-api with no new_api_key passes the caller's credential through: a new-api token,
+    unless billing local issued it."""
+    upstream = ScriptedUpstream(ScriptedResponse())
+    relay, events, _ = service(upstream, dataclasses.replace(NEW_API, forward_caller_keys=False))
+    with pytest.raises(NoUpstreamKey, match=r"features\.new_api_key"):
+        await relay.open(command())
+    assert upstream.requests == [] and events.events[0].outcome == "rejected"

@@ -89,6 +89,7 @@ def test_batch_routes() -> None:
         ("/v1beta/x", False, True, Provider.GEMINI),
         ("/v1/messages/x", True, False, Provider.CLAUDE),
         ("/v1/models/g:generateContent", False, False, Provider.GEMINI),
+        ("/v1/models/g:generateContent", False, True, Provider.GEMINI),
         ("/v1/models", True, False, Provider.GEMINI),
         ("/v1/models", False, True, Provider.CLAUDE),
         ("/v1/models", False, False, Provider.OPENAI),

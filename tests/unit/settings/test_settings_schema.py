@@ -155,6 +155,11 @@ def test_enum_values_are_case_insensitive() -> None:
     [
         ({"server": {"workers": 0}}, "server.workers: Input should be greater than or equal to 1"),
         ({"server": {"workers": "four"}}, "server.workers: Input should be a valid integer"),
+        # 0 would cut every stream at its first byte (the deadline expires at once).
+        (
+            {"server": {"http": {"write_timeout": "0s"}}},
+            "server.http.write_timeout: Input should be greater than 0",
+        ),
         ({"server": {"mode": "staging"}}, "server.mode: Input should be 'production'"),
         ({"tracing": {"sample_rate": 1.5}}, "tracing.sample_rate: Input should be less than"),
         (
