@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -104,6 +106,38 @@ async def test_a_path_no_route_matches_answers_in_the_envelope_of_the_sdk_that_c
     ):
         assert r.status == 404
         assert check(await r.json())
+
+
+async def test_a_body_that_stops_arriving_is_408_after_the_read_timeout(
+    fake_provider: FakeProvider,
+) -> None:
+    """Sanic's request timeout covered the headers only: a body cut short (9 of 100 bytes) held
+    its connection for the response timeout (305 s by default), then got a 503 and no event."""
+    settings = gateway_settings(
+        fake_provider.url, server={"http": {"addr": "127.0.0.1:0", "read_timeout": "0.5s"}}
+    )
+    async with running_gateway(settings) as gw:
+        host, port = gw.url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        head = (
+            f"POST {CLAUDE[0]} HTTP/1.1\r\nhost: {host}\r\nx-api-key: k\r\n"
+            "content-type: application/json\r\ncontent-length: 100\r\n\r\n"
+        )
+        writer.write(head.encode() + b'{"model":')
+        started = time.monotonic()
+        answer = await asyncio.wait_for(reader.read(), 10)  # the gateway closes after it
+        took = time.monotonic() - started
+        writer.close()
+        events = await gw.events.wait_for(1)
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 408 Request Timeout", answer
+    assert json.loads(rest.partition(b"\r\n\r\n")[2])["error"]["type"]  # Claude's envelope
+    assert 0.4 < took < 3, took
+    assert fake_provider.requests == []
+    event = events[0]
+    assert (event.status, event.outcome, event.provider) == (408, "client_error", "claude")
+    assert event.error is not None and event.error.type == "request_timeout"
+    assert event.bytes_in == 100  # as announced
 
 
 @pytest.mark.parametrize("path", ["/v1/messages/nope", "/v1/nope", "/v1beta/nope", "/nope"])

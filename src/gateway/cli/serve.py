@@ -103,6 +103,7 @@ def serve(config_path: str) -> None:
         single_process=workers == 1,
         access_log=False,
         motd=False,
+        protocol=app.ctx.http_protocol,
     )
     print(f"gateway listening on http://{http.host}:{http.port} ({workers} worker(s))", flush=True)
     if stop_signals.held():  # stopped while it loaded: there is nothing to start

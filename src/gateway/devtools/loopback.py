@@ -33,7 +33,11 @@ async def serving(app: Sanic[Any, Any]) -> AsyncIterator[str]:
     lifecycle runs once (listeners included), with real HTTP/1.1 and real streaming."""
     port = free_port()
     server = await app.create_server(
-        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
+        host="127.0.0.1",
+        port=port,
+        return_asyncio_server=True,
+        access_log=False,
+        protocol=getattr(app.ctx, "http_protocol", None),  # the gateway's (entrypoints/http)
     )
     assert server is not None
     await server.startup()

@@ -13,6 +13,7 @@ from gateway.application.relay import RelayService
 from gateway.entrypoints.http.errors import register_error_handlers
 from gateway.entrypoints.http.middleware import install_middleware
 from gateway.entrypoints.http.observability import HttpObservability
+from gateway.entrypoints.http.protocol import GatewayHttpProtocol
 from gateway.entrypoints.http.readiness import Probe, Readiness
 from gateway.entrypoints.http.routes_claude import claude
 from gateway.entrypoints.http.routes_gemini import gemini
@@ -70,6 +71,8 @@ def create_app(settings: Settings, runtime: Runtime, name: str | None = None) ->
         configure_logging=False,
     )
     app.ctx.max_body = settings.server.http.max_body_size
+    # Whoever serves the app passes it on (Sanic takes the protocol only as a serving argument).
+    app.ctx.http_protocol = GatewayHttpProtocol
     app.ctx.write_timeout = settings.server.http.write_timeout
     # Sanic reads a client address from proxy headers only when told to trust them (its
     # FORWARDED_SECRET, REAL_IP_HEADER or PROXIES_COUNT, e.g. from SANIC_* variables).

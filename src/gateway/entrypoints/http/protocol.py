@@ -1,0 +1,38 @@
+"""Sanic's HTTP protocol, with server.http.read_timeout over a request's body as well."""
+
+from __future__ import annotations
+
+from time import monotonic
+
+from sanic.exceptions import RequestTimeout
+from sanic.http.constants import Stage
+from sanic.server.protocols.http_protocol import HttpProtocol
+
+
+class GatewayHttpProtocol(HttpProtocol):
+    """Sanic's request timeout covers a request's headers only. It reads the body once its
+    handler stage has begun, where only the response timeout applies (at least
+    upstreams.read_timeout + 5 s: 305 s by default). A client that stopped sending its body held
+    its connection that long, and the request ended in a 503 and no request-log event.
+
+    Here a body that stops arriving for server.http.read_timeout (silence, as Sanic counts it
+    for the headers) ends the request with a 408, which the error handler concludes as a
+    refused request, with its event (errors.py)."""
+
+    def check_timeouts(self) -> None:
+        http = self._http
+        if (
+            self._task
+            and http is not None
+            and http.stage is Stage.HANDLER
+            and http.request_body  # set while the body is still being read
+            and monotonic() - self._time > self.request_timeout
+        ):
+            http.exception = RequestTimeout("Request Timeout")
+            # Answer, then close: the rest of the body is not waited for (Sanic would try to
+            # read it before the connection's next request), as for a body over the limit.
+            http.keep_alive = False
+            http.request_body = None
+            self._task.cancel("the request's body did not arrive in time")
+            return
+        super().check_timeouts()  # type: ignore[no-untyped-call]
