@@ -108,11 +108,20 @@ async def test_a_path_no_route_matches_answers_in_the_envelope_of_the_sdk_that_c
         assert check(await r.json())
 
 
+@pytest.mark.parametrize(
+    ("framing", "sent", "announced"),
+    [
+        ("content-length: 100", b'{"model":', 100),
+        # Sanic clears its body mark at the last chunk, before the chunked body's final CRLF.
+        ("transfer-encoding: chunked", b'9\r\n{"model":\r\n0\r\n', 0),
+    ],
+    ids=["content-length", "chunked-end"],
+)
 async def test_a_body_that_stops_arriving_is_408_after_the_read_timeout(
-    fake_provider: FakeProvider,
+    fake_provider: FakeProvider, framing: str, sent: bytes, announced: int
 ) -> None:
-    """Sanic's request timeout covered the headers only: a body cut short (9 of 100 bytes) held
-    its connection for the response timeout (305 s by default), then got a 503 and no event."""
+    """Sanic's request timeout covered the headers only: a body cut short held its connection
+    for the response timeout (305 s by default), then got a 503 and no event."""
     settings = gateway_settings(
         fake_provider.url, server={"http": {"addr": "127.0.0.1:0", "read_timeout": "0.5s"}}
     )
@@ -121,9 +130,9 @@ async def test_a_body_that_stops_arriving_is_408_after_the_read_timeout(
         reader, writer = await asyncio.open_connection(host, int(port))
         head = (
             f"POST {CLAUDE[0]} HTTP/1.1\r\nhost: {host}\r\nx-api-key: k\r\n"
-            "content-type: application/json\r\ncontent-length: 100\r\n\r\n"
+            f"content-type: application/json\r\n{framing}\r\n\r\n"
         )
-        writer.write(head.encode() + b'{"model":')
+        writer.write(head.encode() + sent)
         started = time.monotonic()
         answer = await asyncio.wait_for(reader.read(), 10)  # the gateway closes after it
         took = time.monotonic() - started
@@ -137,7 +146,30 @@ async def test_a_body_that_stops_arriving_is_408_after_the_read_timeout(
     event = events[0]
     assert (event.status, event.outcome, event.provider) == (408, "client_error", "claude")
     assert event.error is not None and event.error.type == "request_timeout"
-    assert event.bytes_in == 100  # as announced
+    assert event.bytes_in == announced
+
+
+@pytest.mark.parametrize("framing", ["content-length: 0", "transfer-encoding: chunked"])
+async def test_a_get_with_an_empty_body_waits_for_a_slow_upstream(
+    fake_provider: FakeProvider, framing: str
+) -> None:
+    """Sanic leaves a GET's body unread, and its mark set: the read timeout must not take that
+    for a body still coming and cut the wait for the upstream."""
+    settings = gateway_settings(
+        fake_provider.url, server={"http": {"addr": "127.0.0.1:0", "read_timeout": "0.5s"}}
+    )
+    async with running_gateway(settings) as gw:
+        host, port = gw.url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        body = b"0\r\n\r\n" if "chunked" in framing else b""
+        head = (
+            f"GET /v1/models HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer k\r\n"
+            f"x-fake-delay-ms: 1200\r\nconnection: close\r\n{framing}\r\n\r\n"
+        )
+        writer.write(head.encode() + body)
+        answer = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 200 OK"), answer[:200]
 
 
 @pytest.mark.parametrize("path", ["/v1/messages/nope", "/v1/nope", "/v1beta/nope", "/nope"])

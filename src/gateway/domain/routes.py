@@ -135,8 +135,8 @@ def provider_for_path(
         return Provider.GEMINI
     if path.startswith("/v1/messages"):
         return Provider.CLAUDE
-    if path.startswith("/v1/models") and ":" in path:  # a Gemini action, whatever the headers
-        return Provider.GEMINI
+    if path.startswith("/v1/models") and path.rpartition(":")[2] in GEMINI_ACTIONS:
+        return Provider.GEMINI  # a Gemini action, whatever the headers (not OpenAI's "ft:...")
     if path not in _OPENAI_PATHS:
         if claude_version:
             return Provider.CLAUDE

@@ -90,6 +90,9 @@ def test_batch_routes() -> None:
         ("/v1/messages/x", True, False, Provider.CLAUDE),
         ("/v1/models/g:generateContent", False, False, Provider.GEMINI),
         ("/v1/models/g:generateContent", False, True, Provider.GEMINI),
+        # An OpenAI fine-tuned model's id has colons too; it is no Gemini action.
+        ("/v1/models/ft:gpt-4o-mini:org::abc", False, False, Provider.OPENAI),
+        ("/v1/models/ft:gpt-4o-mini:org::abc", False, True, Provider.CLAUDE),
         ("/v1/models", True, False, Provider.GEMINI),
         ("/v1/models", False, True, Provider.CLAUDE),
         ("/v1/models", False, False, Provider.OPENAI),

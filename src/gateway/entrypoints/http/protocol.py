@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from time import monotonic
+from typing import Any
 
 from sanic.exceptions import RequestTimeout
 from sanic.http.constants import Stage
@@ -17,15 +18,33 @@ class GatewayHttpProtocol(HttpProtocol):
 
     Here a body that stops arriving for server.http.read_timeout (silence, as Sanic counts it
     for the headers) ends the request with a 408, which the error handler concludes as a
-    refused request, with its event (errors.py)."""
+    refused request, with its event (errors.py).
+
+    "Being read" is a wait for the client's bytes in the handler stage: Sanic reads nothing else
+    from the client then. Its own `request_body` mark does not do: it stays set on a GET whose
+    body nobody reads (Sanic ignores GET bodies), and it is cleared before a chunked body's last
+    bytes are."""
+
+    __slots__ = ("_awaiting_body",)  # Sanic's protocols are slotted
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._awaiting_body = False
+
+    async def receive_more(self) -> None:
+        http = self._http
+        self._awaiting_body = http is not None and http.stage is Stage.HANDLER
+        try:
+            await super().receive_more()  # type: ignore[no-untyped-call]
+        finally:
+            self._awaiting_body = False
 
     def check_timeouts(self) -> None:
         http = self._http
         if (
             self._task
             and http is not None
-            and http.stage is Stage.HANDLER
-            and http.request_body  # set while the body is still being read
+            and self._awaiting_body
             and monotonic() - self._time > self.request_timeout
         ):
             http.exception = RequestTimeout("Request Timeout")
