@@ -147,6 +147,7 @@ async def test_a_body_that_stops_arriving_is_408_after_the_read_timeout(
     assert (event.status, event.outcome, event.provider) == (408, "client_error", "claude")
     assert event.error is not None and event.error.type == "request_timeout"
     assert event.bytes_in == announced
+    assert 400 < event.latency_ms < 3000  # from its arrival, not from its refusal
 
 
 @pytest.mark.parametrize("framing", ["content-length: 0", "transfer-encoding: chunked"])

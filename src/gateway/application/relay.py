@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 
 from gateway.application.background import BackgroundTasks
 from gateway.application.credentials import read_caller
@@ -86,19 +87,21 @@ class RelayService:
             raise
         return self._exchange(command, trace, intent, response, hide_usage)
 
-    def refuse(self, command: RelayCommand, error: GatewayError) -> None:
+    def refuse(self, command: RelayCommand, error: GatewayError, waited: float = 0.0) -> None:
         """Conclude a request the gateway refused before it could read it whole (a body over
-        the size limit, or one it cannot decode): it still ends in its request-log event. It
-        reached no upstream, so it has no usage to record. `command.body` is what was read."""
-        self._conclude(self._trace(command), error)
+        the size limit, one it cannot decode, one that stopped arriving): it still ends in its
+        request-log event. It reached no upstream, so it has no usage to record. `command.body`
+        is what was read; `waited`, the seconds since the request arrived (its latency)."""
+        self._conclude(self._trace(command, waited), error)
 
-    def _trace(self, command: RelayCommand) -> RequestTrace:
+    def _trace(self, command: RelayCommand, waited: float = 0.0) -> RequestTrace:
         route = command.route
+        clock = self._clock
         return RequestTrace(
             command=command,
             caller=read_caller(route.provider, command.headers, command.query),
-            started_at=self._clock.now(),
-            started=self._clock.monotonic(),
+            started_at=clock.now() - timedelta(seconds=waited) if waited else clock.now(),
+            started=clock.monotonic() - waited,
             upstream_kind=self._upstream_kind,
             request_bytes=len(command.body),
             model=route.path_model,

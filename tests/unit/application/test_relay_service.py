@@ -308,9 +308,8 @@ async def test_a_refused_request_ends_in_its_event_without_upstream_or_billing()
     """A body the gateway could not read whole (over the size limit, undecodable)."""
     upstream = ScriptedUpstream(ScriptedResponse())
     relay, events, billing = service(upstream)
-    relay.refuse(
-        command(MESSAGES, body=b"", headers={"x-api-key": "client-key"}), PayloadTooLarge()
-    )
+    refused = command(MESSAGES, body=b"", headers={"x-api-key": "client-key"})
+    relay.refuse(refused, PayloadTooLarge(), waited=2.5)  # 2.5 s since it arrived
     await relay.drain(1)
     assert upstream.requests == [] and billing.authorizations == [] and billing.records == {}
     event = events.events[0]
@@ -318,6 +317,7 @@ async def test_a_refused_request_ends_in_its_event_without_upstream_or_billing()
     assert event.error is not None and event.error.type == "request_too_large"
     assert event.caller is not None and event.caller.startswith("fp_")
     assert event.usage.total_tokens == 0
+    assert 2500 <= event.latency_ms < 2600
 
 
 UNKEYED = RelaySettings(

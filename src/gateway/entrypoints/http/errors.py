@@ -20,7 +20,7 @@ from gateway.domain.provider import Provider
 from gateway.domain.route_resolver import resolve_route
 from gateway.domain.routes import provider_for_path
 from gateway.entrypoints.http.envelopes import error_body
-from gateway.entrypoints.http.relay_handler import command_for
+from gateway.entrypoints.http.relay_handler import command_for, waited_since_arrival
 
 logger = logging.getLogger("gateway.errors")
 
@@ -101,7 +101,8 @@ def _conclude_refused_body(request: Request, status: int, message: str) -> None:
     except RouteNotFound:
         return  # a system route
     request.ctx.relayed = True  # the event's access line is the request's
-    service.refuse(command_for(request, route, route_name, b""), error(message))
+    command = command_for(request, route, route_name, b"")
+    service.refuse(command, error(message), waited_since_arrival(request))
 
 
 async def on_unexpected(request: Request, exc: Exception) -> HTTPResponse:
