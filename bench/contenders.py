@@ -23,7 +23,6 @@ from apis import API_NAMES, api_request
 
 from gateway.devtools.loopback import free_port
 
-PROVIDERS = ("claude", "openai", "gemini")
 PROXY_CPUS = "0"  # the proxy under test
 LOAD_CPUS = "1"  # upstream, load generator, nats-server, OTLP sink
 BOTH_CPUS = "0,1"  # 2-worker gateways: the machine has no third core to keep them apart
@@ -134,7 +133,7 @@ def gateway_config(contender: Contender, env: Environment, port: int, data: Path
             "pool_size": 4096,
             # As in production, the gateway's own provider keys replace the callers' (ledger)
             # keys; the fast upstream does not check them.
-            **{p: {"base_url": upstream, "api_key": "bench-upstream-key"} for p in PROVIDERS},
+            **{p: {"base_url": upstream, "api_key": "bench-upstream-key"} for p in API_NAMES},
         },
         "billing": {
             "mode": contender.billing,

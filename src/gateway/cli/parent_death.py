@@ -24,6 +24,8 @@ import os
 import signal
 import sys
 
+from gateway.cli import stop_signals
+
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
@@ -48,5 +50,5 @@ def start_shared_state_process() -> None:
     it ignores SIGTERM (Python's manager ignores SIGINT already), lets in the stop signals it
     was spawned with blocked, which are now ignored, and is killed when the main process dies."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals.STOP_SIGNALS)
     end_with_parent(signal.SIGKILL)

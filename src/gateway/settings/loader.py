@@ -78,9 +78,9 @@ _ENVIRONMENT_DEFAULTS = (
 
 
 def _with_environment_defaults(data: Mapping[Any, Any]) -> dict[Any, Any]:
-    """A copy of ``data`` with each absent key of _ENVIRONMENT_DEFAULTS set. A section given as
-    something else than a mapping (or null, which the schema reads as empty) is left to the
-    schema to report or read."""
+    """A copy of ``data`` with each absent key of _ENVIRONMENT_DEFAULTS set. A null section is
+    read as empty, as the schema reads it; one given as something else than a mapping is left
+    to the schema to report."""
     result = dict(data)
     for path, default in _ENVIRONMENT_DEFAULTS:
         node = result

@@ -48,7 +48,7 @@ def sanic_config(settings: Settings) -> Config:
             # Sanic's response timeout is inactivity on the client connection. It must outlast
             # the upstream's allowed silence, or a slow-thinking model would get Sanic's 503
             # before the gateway's 504. The write timeout, a bound on the whole response, is the
-            # relay handler's (relay_handler._deliver).
+            # relay handler's (relay_handler._within_write_timeout).
             "RESPONSE_TIMEOUT": max(http.write_timeout, settings.upstreams.read_timeout + 5),
             "KEEP_ALIVE_TIMEOUT": http.idle_timeout,
             # SIGTERM lets in-flight requests and streams finish, bounded by the write timeout.
