@@ -115,6 +115,12 @@ async def test_claude_routes(live: tuple[LiveGateway, Mode], fake_provider: Fake
         model="claude-test-model", messages=[{"role": "user", "content": "hi"}]
     )
     assert counted.input_tokens == 10
+
+    # new-api tells Claude's model list from OpenAI's by x-api-key with anthropic-version,
+    # and this SDK sends its key as a Bearer: the gateway must move it.
+    listed = [model async for model in client.models.list()]
+    assert listed and all(model.type == "model" and model.display_name for model in listed)
+    assert _credential_seen(fake_provider) == mode.expected_credential("claude")
     await client.close()
 
 

@@ -72,13 +72,21 @@ def upstream_credential(
 ) -> tuple[str, str] | None:
     """The credential header to send upstream.
 
-    new-api: its configured key in the place the client used, or the client's own credential
-    passed through. Direct: the provider's configured key in the provider's native header; a
-    provider with no configured key gets the caller's own credential (bring-your-own-key).
+    new-api: its configured key, or the client's own credential passed through, in the place
+    the client used; a Claude credential always in x-api-key, as new-api serves Claude's model
+    list only to x-api-key with anthropic-version (the Anthropic SDK 2.x sends its key as a
+    Bearer) and reads x-api-key on all of Claude's paths. Direct: the provider's configured key
+    in the provider's native header; a provider with no configured key gets the caller's own
+    credential (bring-your-own-key) in the place the caller used.
     """
+    if new_api and provider is Provider.CLAUDE and caller.place is not None:
+        place: CredentialPlace | None = CredentialPlace.X_API_KEY
+    else:
+        place = caller.place
     if target.api_key:
-        place = caller.place if new_api and caller.place else _NATIVE_PLACE[provider]
+        if not new_api or place is None:
+            place = _NATIVE_PLACE[provider]
         return _header_for(place, target.api_key.reveal())
-    if caller.place is None:
+    if place is None:
         return None
-    return _header_for(caller.place, caller.credential.reveal())
+    return _header_for(place, caller.credential.reveal())

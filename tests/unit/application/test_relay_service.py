@@ -116,6 +116,22 @@ async def test_new_api_passthrough_keeps_the_clients_credential_in_its_place() -
     assert ("x-api-key", "client-key") in sent.headers
 
 
+@pytest.mark.parametrize("new_api_key", ["", "new-api-key"])
+async def test_new_api_gets_a_claude_bearer_in_x_api_key(new_api_key: str) -> None:
+    """new-api lists models in Claude's format only to x-api-key with anthropic-version, and
+    the Anthropic SDK 2.x sends its key as a Bearer."""
+    upstream = ScriptedUpstream(ScriptedResponse())
+    target = UpstreamTarget("http://newapi.test", Secret(new_api_key))
+    relay, _, _ = service(upstream, RelaySettings(new_api=target, direct=DIRECT.direct))
+    headers = {"authorization": "Bearer client-key", "anthropic-version": "2023-06-01"}
+    exchange = await relay.open(command(MESSAGES, headers=headers))
+    await exchange.read_body()
+    exchange.finish()
+    sent = dict(upstream.requests[0].headers)
+    assert sent["x-api-key"] == (new_api_key or "client-key")
+    assert "authorization" not in sent
+
+
 async def test_gemini_query_key_never_travels_in_the_url() -> None:
     upstream = ScriptedUpstream(ScriptedResponse())
     relay, _, _ = service(upstream)
