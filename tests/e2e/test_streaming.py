@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -165,3 +167,57 @@ async def test_client_leaving_cancels_the_upstream_at_once(
         assert upstream.gone_at is not None and upstream.gone_at - left_at < 1.0
         assert event.outcome == "client_cancelled" and event.usage_partial
         assert event.usage.output_tokens >= 1  # billed for what it consumed (estimated)
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """A response's head and its chunked body, de-framed (raising if the framing is wrong)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    body = bytearray()
+    while True:
+        size = int((await reader.readuntil(b"\r\n"))[:-2], 16)
+        data = await reader.readexactly(size + 2)
+        assert data[-2:] == b"\r\n", "a chunk must end where its size says"
+        if size == 0:
+            return head, bytes(body)
+        body += data[:-2]
+
+
+@pytest.mark.parametrize("metrics", [True, False], ids=["metrics", "no-metrics"])
+async def test_a_client_reading_slower_than_the_upstream_gets_the_whole_stream(
+    fake_provider: FakeProvider, metrics: bool
+) -> None:
+    """The client does not read for a while, with a small receive buffer: the gateway's writes
+    fill it and its transport's buffer, the transport pauses, and chunks go through Sanic's
+    waiting send until the client reads again. Every chunk must arrive, whole and in order."""
+    deltas = 100_000  # ~12 MB of Claude SSE: more than the sockets hold (~10 pauses, counted)
+    settings = gateway_settings(fake_provider.url, metrics={"enabled": metrics})
+    async with running_gateway(settings) as gw:
+        host, port = gw.url.removeprefix("http://").split(":")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
+        body = b'{"model":"c","max_tokens":8,"stream":true,"messages":[]}'
+        writer.write(
+            (
+                f"POST /v1/messages HTTP/1.1\r\nhost: {host}\r\nx-api-key: k\r\n"
+                f"x-fake-chunks: {deltas}\r\ncontent-type: application/json\r\n"
+                f"content-length: {len(body)}\r\n\r\n"
+            ).encode()
+            + body
+        )
+        await asyncio.sleep(1.0)  # not reading: the upstream's deltas pile up in the gateway
+        head, stream = await asyncio.wait_for(_read_chunked(reader), 60)
+        writer.close()
+        event = (await gw.events.wait_for(1))[-1]
+    assert head.startswith(b"HTTP/1.1 200") and b"transfer-encoding: chunked" in head.lower()
+    texts = [
+        json.loads(line[6:])["delta"]["text"]
+        for line in stream.split(b"\n")
+        if line.startswith(b"data: ") and b'"text_delta"' in line
+    ]
+    assert "".join(texts) == "".join(f"tok{i} " for i in range(deltas))
+    assert stream.rstrip().endswith(b'data: {"type":"message_stop"}')
+    assert event.outcome == "ok" and event.usage.output_tokens == deltas
+    assert event.bytes_out == len(stream)

@@ -1,4 +1,5 @@
-"""Sanic's HTTP protocol, with server.http.read_timeout over a request's body as well."""
+"""Sanic's HTTP protocol, with server.http.read_timeout over a request's body as well, and a
+direct write for a stream's chunks."""
 
 from __future__ import annotations
 
@@ -55,3 +56,20 @@ class GatewayHttpProtocol(HttpProtocol):
             self._task.cancel("the request's body did not arrive in time")
             return
         super().check_timeouts()  # type: ignore[no-untyped-call]
+
+    def write_chunk(self, data: bytes) -> bool:
+        """Write one piece of a chunked response body now, framed and timed as Sanic's own
+        send does, and say whether it was written. A stream's chunks come here, not through
+        `response.send`: that is four coroutines per chunk (the response's send, the framing,
+        the protocol's send, the wait for a writable transport), on every chunk of every stream.
+
+        False when the transport is not taking data (the client reads slower than the upstream
+        writes) or is closing: the caller then sends through Sanic, which waits for it or raises.
+        """
+        transport = self.transport
+        if transport is None or transport.is_closing() or not self._can_write.is_set():
+            return False
+        if data:  # an empty chunk would be the body's end
+            transport.write(b"%x\r\n%b\r\n" % (len(data), data))
+            self._time = monotonic()  # Sanic's response timeout counts silence from here
+        return True

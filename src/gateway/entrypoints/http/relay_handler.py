@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from sanic import Request
 from sanic.compat import Header
@@ -20,6 +20,7 @@ from gateway.domain.routes import Route
 from gateway.entrypoints.http.middleware.request_log import REQUEST_ID_HEADER, new_request_id
 from gateway.entrypoints.http.middleware.scope import defer_end, end_request
 from gateway.entrypoints.http.observability import HttpMetrics
+from gateway.entrypoints.http.protocol import GatewayHttpProtocol
 from gateway.entrypoints.http.relayed_response import RelayedResponse
 from gateway.entrypoints.http.request_body import decode_body
 
@@ -178,21 +179,50 @@ async def _send_stream(
         response = await request.respond(RelayedResponse(status=exchange.status, headers=headers))
         metrics: HttpMetrics | None = request.app.ctx.http_metrics
         if metrics is None:
+            write: ChunkWriter | None = None
             async for chunk in exchange:
-                await response.send(chunk)
+                if write is None or not write(chunk):
+                    await response.send(chunk)
+                    write = write or _chunk_writer(request)
         else:
-            await _send_measured(response, exchange, metrics, provider)
+            await _send_measured(request, response, exchange, metrics, provider)
         await response.eof()
     except UpstreamError as exc:
         exchange.finish(exc)
         _cut(request)
 
 
+ChunkWriter = Callable[[bytes], bool]
+"""Writes a chunk at once and returns True, or returns False: then send it through Sanic."""
+
+
+def _not_written(chunk: bytes) -> bool:
+    return False
+
+
+def _chunk_writer(request: Request) -> ChunkWriter:
+    """Once Sanic has sent a stream's headers (with its first chunk) and chosen its framing: the
+    protocol's direct write when the body is chunked on the gateway's protocol (HTTP/1.1, the
+    streams' framing), else Sanic's way for every chunk."""
+    http = request.stream
+    protocol = getattr(http, "protocol", None)
+    if isinstance(protocol, GatewayHttpProtocol) and getattr(
+        http, "response_func", None
+    ) == getattr(http, "http1_response_chunked", None):
+        return protocol.write_chunk
+    return _not_written
+
+
 async def _send_measured(
-    response: BaseHTTPResponse, exchange: RelayExchange, metrics: HttpMetrics, provider: str
+    request: Request,
+    response: BaseHTTPResponse,
+    exchange: RelayExchange,
+    metrics: HttpMetrics,
+    provider: str,
 ) -> None:
     """Relays while timing the silence before each chunk (not the time spent sending it)."""
     send = response.send
+    write: ChunkWriter | None = None
     observe = metrics.stream_gap
     threshold = metrics.stall_threshold
     stalled = False
@@ -204,7 +234,9 @@ async def _send_measured(
             if gap > threshold and not stalled:
                 stalled = True
                 metrics.stream_stalled(provider)
-            await send(chunk)
+            if write is None or not write(chunk):
+                await send(chunk)
+                write = write or _chunk_writer(request)
             last = time.perf_counter()
     finally:
         # A stream that ends in silence (an upstream timeout, a client gone) may have stalled too.
