@@ -77,7 +77,7 @@ class Http1Connection(asyncio.Protocol):
         else:
             transport.write(head)
         while not self._headers_done:
-            await self._wait()
+            await self.wait()
 
     @property
     def any_byte(self) -> bool:
@@ -96,8 +96,18 @@ class Http1Connection(asyncio.Protocol):
         return data
 
     async def wait(self) -> None:
-        """Until more body, the end of the body, or an error."""
-        await self._wait()
+        """Until more body (or the headers), the end of the body, or an error."""
+        if self._error is not None:
+            raise self._error
+        if self.complete:
+            return
+        waiter = self._waiter = self._loop.create_future()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+        if self._error is not None:
+            raise self._error
 
     def reusable(self) -> bool:
         """The exchange ended cleanly and both sides keep the connection alive."""
@@ -123,19 +133,6 @@ class Http1Connection(asyncio.Protocol):
             self._transport.abort()
 
     # -- waiting ------------------------------------------------------------------------------
-
-    async def _wait(self) -> None:
-        if self._error is not None:
-            raise self._error
-        if self.complete:
-            return
-        waiter = self._waiter = self._loop.create_future()
-        try:
-            await waiter
-        finally:
-            self._waiter = None
-        if self._error is not None:
-            raise self._error
 
     def _wake(self) -> None:
         waiter = self._waiter
