@@ -2,6 +2,7 @@
 
     PYTHONPATH=src python bench/profile_gateway.py [--contender relay_1w] [--api claude]
                                                    [--seconds 15] [--connections 16] [--stream]
+                                                   [--paced [--streams 200]]
 
 Starts the fast upstream, NATS and the OTLP sink as run.py does (core 1) and the contender
 (core 0, config generated as in run.py), drives it with wrk (core 1), records with
@@ -10,7 +11,10 @@ paused), and prints the functions with the most self time and the src/gateway fu
 the most inclusive time, as % of samples. py-spy misplaces the time of coroutines; two other
 modes cross-check it: `--perf` (Linux perf's software clock: interpreter, kernel and native
 libraries, context switches; no Python frames) and `--cprofile FILE` (every call of the main
-thread, inflated; compare two contenders with bench/profile_diff.py).
+thread, inflated; compare two contenders with bench/profile_diff.py). `--paced` replaces wrk
+with W3's streams (64 deltas 20 ms apart, `--streams` at once, from this process on the load
+core): the per-chunk path as the stream tail sees it, one chunk per loop turn and stream;
+figures are then per stream.
 Needs py-spy (`pip install py-spy`) and wrk.
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import re
 import shutil
 import subprocess
@@ -72,6 +77,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--stream", action="store_true", help="streams of 64 deltas, no pacing")
+    parser.add_argument("--paced", action="store_true", help="W3's paced streams, not wrk")
+    parser.add_argument("--streams", type=int, default=200, help="--paced: concurrent streams")
     parser.add_argument("--output", type=Path, default=None, help="keep the collapsed stacks")
     parser.add_argument("--sample-rate", type=float, default=0.1, help="tracing contenders")
     parser.add_argument("--native", action="store_true", help="include C frames (py-spy --native)")
@@ -102,6 +109,9 @@ def main() -> None:
         running = cs.start(contender, env)
         cs.preflight(running)
         assert running.proc is not None
+        if args.paced:
+            _profile_paced(args, running, work, py_spy)
+            return
         script = _script(args, running.key, work)
         path = api_request(args.api, stream=args.stream, key=running.key).path
         url = f"http://127.0.0.1:{running.port}{path}"
@@ -150,6 +160,35 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _profile_paced(args: argparse.Namespace, running: cs.Running, work: Path, py_spy: str) -> None:
+    """W3's paced streams for `--seconds` from this process (pinned to the load core), under
+    cProfile or py-spy; cProfile's figures per stream."""
+    assert running.proc is not None
+    os.sched_setaffinity(0, {int(cs.LOAD_CPUS)})
+    out = work / "profile.txt"
+    spy = None
+    if args.cprofile is None:
+        spy = subprocess.Popen(
+            [
+                *(py_spy, "record", "--format", "raw", "--nonblocking", "-r", "250"),
+                *(("--native",) if args.native else ()),
+                *("-d", str(args.seconds), "-o", str(out), "-p", str(running.proc.pid)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    good, errors = wl.stream_exchanges(
+        running.port, args.api, running.key, args.streams, args.seconds
+    )
+    print(f"streams: {len(good)} ({errors} errors)")
+    if spy is not None:
+        spy.wait(timeout=args.seconds + 60)
+        print(summarize(out.read_text() if out.exists() else ""))
+        return
+    running.stop()  # a graceful stop: cProfile writes its file as the process exits
+    print(_cprofile_top(args.cprofile, len(good), unit="stream"))
+
+
 def _under_cprofile(out: Path) -> None:
     """Make contenders start as `python -m cProfile -o OUT -m gateway ...` (or `... floor.py`)."""
     start = procs.start
@@ -164,7 +203,7 @@ def _under_cprofile(out: Path) -> None:
     cs.procs.start = start_profiled  # type: ignore[assignment]
 
 
-def _cprofile_top(path: Path, requests: int, top: int = 30) -> str:
+def _cprofile_top(path: Path, requests: int, top: int = 30, unit: str = "request") -> str:
     """Own time per request of the costliest functions (cProfile inflates every call)."""
     import pstats
 
@@ -175,7 +214,7 @@ def _cprofile_top(path: Path, requests: int, top: int = 30) -> str:
         ((tottime, calls, func) for func, (_, calls, tottime, _, _) in stats.items()),
         reverse=True,
     )[:top]
-    lines = [f"requests: {requests}; own time per request (µs), calls per request:"]
+    lines = [f"{unit}s: {requests}; own time per {unit} (µs), calls per {unit}:"]
     for tottime, calls, (file, line, name) in rows:
         where = file.split("site-packages/")[-1]
         per_request = f"{tottime / requests * 1e6:8.2f}  {calls / requests:6.2f}"

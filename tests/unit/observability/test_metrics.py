@@ -98,7 +98,7 @@ def test_stream_gap_stall_and_in_flight() -> None:
     metrics.request_started()
     metrics.request_started()
     metrics.request_ended()
-    metrics.stream_gap("gemini", 0.03)
+    metrics.stream_gap_observer("gemini")(0.03)
     metrics.stream_stalled("gemini")
     text, _ = metrics.exposition()
     assert value(text, "gateway_requests_in_flight") == 1

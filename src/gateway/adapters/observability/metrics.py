@@ -196,8 +196,8 @@ class GatewayMetrics:
     def request_ended(self) -> None:
         self.in_flight.dec()
 
-    def stream_gap(self, provider: str, seconds: float) -> None:
-        self.chunk_gap(provider).observe(seconds)
+    def stream_gap_observer(self, provider: str) -> Callable[[float], None]:
+        return self.chunk_gap(provider).observe
 
     def stream_stalled(self, provider: str) -> None:
         self.stalls(provider).inc()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from opentelemetry.trace import Tracer
@@ -19,7 +20,10 @@ class HttpMetrics(Protocol):
 
     def request_ended(self) -> None: ...
 
-    def stream_gap(self, provider: str, seconds: float) -> None: ...
+    def stream_gap_observer(self, provider: str) -> Callable[[float], None]:
+        """Records one chunk's gap (seconds of silence before it) for `provider`; a stream takes
+        it once and calls it for every chunk."""
+        ...
 
     def stream_stalled(self, provider: str) -> None: ...
 

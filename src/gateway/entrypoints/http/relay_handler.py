@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from sanic import Request
 from sanic.compat import Header
+from sanic.http import Http
 from sanic.response import BaseHTTPResponse, HTTPResponse
 
 from gateway.application.exchange import RelayExchange
@@ -202,15 +203,17 @@ def _not_written(chunk: bytes) -> bool:
 
 def _chunk_writer(request: Request) -> ChunkWriter:
     """Once Sanic has sent a stream's headers (with its first chunk) and chosen its framing: the
-    protocol's direct write when the body is chunked on the gateway's protocol (HTTP/1.1, the
-    streams' framing), else Sanic's way for every chunk."""
+    protocol's direct write when the body is chunked on the gateway's protocol, else Sanic's way
+    for every chunk."""
     http = request.stream
     protocol = getattr(http, "protocol", None)
-    if isinstance(protocol, GatewayHttpProtocol) and getattr(
-        http, "response_func", None
-    ) == getattr(http, "http1_response_chunked", None):
-        return protocol.write_chunk
-    return _not_written
+    if not isinstance(protocol, GatewayHttpProtocol) or not isinstance(http, Http):
+        return _not_written  # e.g. Sanic's HTTP/3 protocol
+    # Sanic frames a body of unknown length in chunks (a relayed stream's: its content-length
+    # is not forwarded); a HEAD's body is not sent at all.
+    if http.response_func != http.http1_response_chunked:
+        return _not_written
+    return protocol.write_chunk
 
 
 async def _send_measured(
@@ -223,14 +226,14 @@ async def _send_measured(
     """Relays while timing the silence before each chunk (not the time spent sending it)."""
     send = response.send
     write: ChunkWriter | None = None
-    observe = metrics.stream_gap
+    observe = metrics.stream_gap_observer(provider)
     threshold = metrics.stall_threshold
     stalled = False
     last = time.perf_counter()
     try:
         async for chunk in exchange:
             gap = time.perf_counter() - last
-            observe(provider, gap)
+            observe(gap)
             if gap > threshold and not stalled:
                 stalled = True
                 metrics.stream_stalled(provider)
