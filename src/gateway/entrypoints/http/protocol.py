@@ -65,6 +65,8 @@ class GatewayHttpProtocol(HttpProtocol):
 
         False when the transport is not taking data (the client reads slower than the upstream
         writes) or is closing: the caller then sends through Sanic, which waits for it or raises.
+        Sanic's `http.lifecycle.send` signal is not dispatched for these chunks; the gateway
+        registers no handler for it, and Sanic then compiles its own dispatch out as well.
         """
         transport = self.transport
         if transport is None or transport.is_closing() or not self._can_write.is_set():
