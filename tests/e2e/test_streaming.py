@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from aiohttp import web
+from pytest_mock import MockerFixture
 
 from gateway.devtools.fake_provider import FakeProvider
+from gateway.entrypoints.http.protocol import GatewayHttpProtocol
 from tests.conftest import LiveGateway, gateway_settings, running_gateway
 
 CHAT = "/v1/chat/completions"
@@ -184,11 +186,13 @@ async def _read_chunked(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
 
 @pytest.mark.parametrize("metrics", [True, False], ids=["metrics", "no-metrics"])
 async def test_a_client_reading_slower_than_the_upstream_gets_the_whole_stream(
-    fake_provider: FakeProvider, metrics: bool
+    fake_provider: FakeProvider, metrics: bool, mocker: MockerFixture
 ) -> None:
     """The client does not read for a while, with a small receive buffer: the gateway's writes
     fill it and its transport's buffer, the transport pauses, and chunks go through Sanic's
-    waiting send until the client reads again. Every chunk must arrive, whole and in order."""
+    waiting send until the client reads again. Every chunk must arrive, whole and in order, and
+    the connection must serve the next request."""
+    written = mocker.spy(GatewayHttpProtocol, "write_chunk")  # observed, not replaced
     deltas = 100_000  # ~12 MB of Claude SSE: more than the sockets hold (~10 pauses, counted)
     settings = gateway_settings(fake_provider.url, metrics={"enabled": metrics})
     async with running_gateway(settings) as gw:
@@ -209,8 +213,15 @@ async def test_a_client_reading_slower_than_the_upstream_gets_the_whole_stream(
         )
         await asyncio.sleep(1.0)  # not reading: the upstream's deltas pile up in the gateway
         head, stream = await asyncio.wait_for(_read_chunked(reader), 60)
+        writer.write(  # the same connection, kept alive after the stream
+            f"GET /v1/models HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer k\r\n\r\n".encode()
+        )
+        next_head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
         writer.close()
-        event = (await gw.events.wait_for(1))[-1]
+        event = (await gw.events.wait_for(2))[0]
+    # The paused path was taken (else this test would not test it): some chunks went Sanic's way.
+    assert False in written.spy_return_list and True in written.spy_return_list
+    assert next_head.startswith(b"HTTP/1.1 200")
     assert head.startswith(b"HTTP/1.1 200") and b"transfer-encoding: chunked" in head.lower()
     texts = [
         json.loads(line[6:])["delta"]["text"]

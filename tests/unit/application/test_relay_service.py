@@ -352,6 +352,28 @@ async def test_a_provider_without_a_key_gets_the_callers_own_credential() -> Non
     assert ("authorization", "Bearer client-key") in upstream.requests[0].headers
 
 
+@pytest.mark.parametrize(
+    "credential",
+    [
+        ("authorization", "Bearer sk-ant-oat01-token"),  # Claude Code's OAuth token: Bearer only
+        ("x-api-key", "sk-ant-key"),
+    ],
+)
+async def test_a_claude_credential_keeps_its_place_when_brought_directly(
+    credential: tuple[str, str],
+) -> None:
+    """Direct mode, no Claude key configured: the caller's credential goes where it came."""
+    upstream = ScriptedUpstream(ScriptedResponse())
+    unkeyed = {**DIRECT.direct, Provider.CLAUDE: UpstreamTarget("https://c.test", Secret(""))}
+    relay, _, _ = service(upstream, RelaySettings(new_api=None, direct=unkeyed))
+    headers = dict([credential, ("anthropic-version", "2023-06-01")])
+    exchange = await relay.open(command(MESSAGES, headers=headers))
+    await exchange.read_body()
+    exchange.finish()
+    sent = upstream.requests[0].headers
+    assert [h for h in sent if h[0] in ("authorization", "x-api-key")] == [credential]
+
+
 async def test_keys_the_gateway_issued_never_reach_a_provider_without_a_key() -> None:
     """Billing local: the caller's key is the gateway's own, meaningless to the provider."""
     upstream = ScriptedUpstream(ScriptedResponse())

@@ -71,6 +71,9 @@ class GatewayHttpProtocol(HttpProtocol):
         transport = self.transport
         if transport is None or transport.is_closing() or not self._can_write.is_set():
             return False
+        http = self._http
+        if http is None or http.stage is not Stage.RESPONSE:
+            return False  # the response has ended: Sanic's send raises rather than write past it
         if data:  # an empty chunk would be the body's end
             transport.write(b"%x\r\n%b\r\n" % (len(data), data))
             self._time = monotonic()  # Sanic's response timeout counts silence from here
