@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from google import genai
 
-from gateway.devtools.fake_provider import FakeProvider
+from gateway.devtools.fake_provider import FakeProvider, start_fake_provider
 from gateway.devtools.loopback import free_port
 from tests.conftest import (
     NEW_API_KEY,
@@ -43,11 +43,21 @@ MODES = [
 ]
 
 
-@pytest_asyncio.fixture(params=MODES, ids=lambda m: m.name)
-async def live(
-    request: pytest.FixtureRequest, fake_provider: FakeProvider
-) -> AsyncIterator[tuple[LiveGateway, Mode]]:
-    mode: Mode = request.param
+@pytest.fixture(params=MODES, ids=lambda m: m.name)
+def mode(request: pytest.FixtureRequest) -> Mode:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest_asyncio.fixture
+async def fake_provider(mode: Mode) -> AsyncIterator[FakeProvider]:
+    """The upstream plays new-api in the new-api modes (its model-list rule), else the providers."""
+    provider = await start_fake_provider(new_api=mode.new_api)
+    yield provider
+    await provider.close()
+
+
+@pytest_asyncio.fixture
+async def live(mode: Mode, fake_provider: FakeProvider) -> AsyncIterator[tuple[LiveGateway, Mode]]:
     settings = gateway_settings(
         fake_provider.url, new_api=mode.new_api, new_api_key=mode.new_api_key
     )

@@ -401,6 +401,26 @@ async def test_models_list_in_openai_or_anthropic_format(
     assert "request-id" in response.headers
 
 
+@pytest.mark.parametrize(
+    ("new_api", "credential", "claude_format"),
+    [
+        (False, {"authorization": "Bearer k"}, True),  # Anthropic lists to any Claude client
+        (False, {"x-api-key": "k"}, True),
+        (True, {"authorization": "Bearer k"}, False),  # new-api: Claude's list only to x-api-key
+        (True, {"x-api-key": "k"}, True),
+    ],
+)
+async def test_a_claude_clients_model_list_as_the_provider_or_new_api_answers_it(
+    http: aiohttp.ClientSession, new_api: bool, credential: dict[str, str], claude_format: bool
+) -> None:
+    async with serve(build_app(new_api=new_api)) as url:
+        headers = {**credential, "anthropic-version": "2023-06-01"}
+        _, raw = await call(http, url + "/v1/models", method="GET", headers=headers)
+    first = orjson.loads(raw)["data"][0]
+    assert (first.get("type") == "model") is claude_format
+    assert (first.get("object") == "model") is not claude_format
+
+
 # --- Gemini ---------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from gateway.devtools.fake_provider import claude
 from gateway.devtools.fake_provider.dialects import CLAUDE, OPENAI
 from gateway.devtools.fake_provider.endpoint import Call, FakeError, endpoint
 from gateway.devtools.fake_provider.respond import json_response, stream_response
+from gateway.devtools.fake_provider.state import STATE
 from gateway.devtools.fake_provider.wire import (
     CREATED,
     Json,
@@ -223,9 +224,12 @@ _OPENAI_MODEL_LIST = dumps(
 
 
 def _wants_anthropic_list(request: web.Request) -> bool:
-    # new-api serves both formats on one path and tells them apart by these two headers.
+    """Anthropic's own API lists its models to any Claude client (`anthropic-version`). new-api
+    serves both formats on one path and answers Claude's only to x-api-key with it."""
     headers = request.headers
-    return "x-api-key" in headers and "anthropic-version" in headers
+    if "anthropic-version" not in headers:
+        return False
+    return "x-api-key" in headers or not request.app[STATE].new_api
 
 
 @endpoint(lambda request: CLAUDE if _wants_anthropic_list(request) else OPENAI)

@@ -43,10 +43,15 @@ async def _v1_model(request: web.Request) -> web.StreamResponse:
     return await openai.model_info(request)
 
 
-def build_app(*, public_base_url: str | None = None, record_limit: int = 1000) -> web.Application:
-    """The fake provider as an aiohttp app; `public_base_url` prefixes batch `results_url`s."""
+def build_app(
+    *, public_base_url: str | None = None, record_limit: int = 1000, new_api: bool = False
+) -> web.Application:
+    """The fake provider as an aiohttp app; `public_base_url` prefixes batch `results_url`s;
+    `new_api`: answer as new-api where it differs from the providers (its model-list rule)."""
     app = web.Application(client_max_size=_MAX_BODY)
-    app[STATE] = FakeState(public_base_url=public_base_url, record_limit=record_limit)
+    app[STATE] = FakeState(
+        public_base_url=public_base_url, record_limit=record_limit, new_api=new_api
+    )
     app.router.add_get("/v1/models", _v1_models)
     app.router.add_get("/v1/models/{tail}", _v1_model)
     for module in (claude_batches, claude, openai, openai_responses, gemini):
@@ -101,9 +106,12 @@ async def _serve(app: web.Application, host: str, port: int) -> FakeProvider:
     return FakeProvider(runner, app[STATE], host, bound_port)
 
 
-async def start_fake_provider(host: str = "127.0.0.1", port: int = 0) -> FakeProvider:
-    """Start the fake provider on `host:port` (0 picks a free port) inside the running loop."""
-    return await _serve(build_app(), host, port)
+async def start_fake_provider(
+    host: str = "127.0.0.1", port: int = 0, *, new_api: bool = False
+) -> FakeProvider:
+    """Start the fake provider on `host:port` (0 picks a free port) inside the running loop;
+    `new_api`: playing new-api rather than the providers."""
+    return await _serve(build_app(new_api=new_api), host, port)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -117,11 +125,19 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--record-limit", type=int, default=0, help="requests kept in memory (0: none, fastest)"
     )
+    parser.add_argument(
+        "--new-api",
+        action="store_true",
+        help="answer as new-api where it differs from the providers: Claude's model list only "
+        "to x-api-key with anthropic-version (for features.new_api_enabled: true)",
+    )
     return parser.parse_args(argv)
 
 
 async def _run_forever(args: argparse.Namespace) -> None:
-    app = build_app(public_base_url=args.public_base_url, record_limit=args.record_limit)
+    app = build_app(
+        public_base_url=args.public_base_url, record_limit=args.record_limit, new_api=args.new_api
+    )
     provider = await _serve(app, args.host, args.port)
     print(f"fake provider listening on {provider.url}", flush=True)
     stop = asyncio.Event()

@@ -22,8 +22,12 @@ class RecordedRequest:
 
 
 class FakeState:
-    def __init__(self, *, public_base_url: str | None, record_limit: int) -> None:
+    def __init__(
+        self, *, public_base_url: str | None, record_limit: int, new_api: bool = False
+    ) -> None:
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
+        # Playing new-api, not the providers: where the two answer differently, as new-api does.
+        self.new_api = new_api
         self.record_limit = max(record_limit, 0)
         self.requests: list[RecordedRequest] = []
         self.batches = BatchStore()
