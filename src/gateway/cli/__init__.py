@@ -16,7 +16,7 @@ from gateway.cli import stop_signals
 USAGE = """usage:
   gateway [-conf PATH]                     run the gateway (default config: configs/config.yaml)
   gateway check-config [-conf PATH]        validate, print the effective config (secrets masked)
-  gateway fake-provider [--host H] [--port P]   run the offline fake provider (all three APIs)
+  gateway fake-provider [--new-api] ...    run the offline fake provider (all three APIs)
   gateway keys add|list|revoke|usage ...   manage the local billing ledger's API keys
   gateway batch run INPUT.jsonl --output RESULTS.jsonl [-conf PATH] [--concurrency N]
 """
