@@ -76,90 +76,98 @@ def _credential_seen(fake: FakeProvider) -> str:
 
 async def test_openai_routes(live: tuple[LiveGateway, Mode], fake_provider: FakeProvider) -> None:
     gateway, mode = live
-    client = openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=CLIENT_KEY, max_retries=0)
-    messages = [{"role": "user", "content": "hi"}]
-    chat = await client.chat.completions.create(model="gpt-4o", messages=messages)  # type: ignore[arg-type]
-    assert chat.choices[0].message.content == "tok0 tok1 tok2 tok3 "
-    assert chat.usage is not None and chat.usage.prompt_tokens == 13
-    assert _credential_seen(fake_provider) == mode.expected_credential("openai")
+    async with openai.AsyncOpenAI(
+        base_url=gateway.url + "/v1", api_key=CLIENT_KEY, max_retries=0
+    ) as client:
+        messages = [{"role": "user", "content": "hi"}]
+        chat = await client.chat.completions.create(model="gpt-4o", messages=messages)  # type: ignore[arg-type]
+        assert chat.choices[0].message.content == "tok0 tok1 tok2 tok3 "
+        assert chat.usage is not None and chat.usage.prompt_tokens == 13
+        assert _credential_seen(fake_provider) == mode.expected_credential("openai")
 
-    stream = await client.chat.completions.create(model="gpt-4o", messages=messages, stream=True)  # type: ignore[arg-type]
-    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
-    assert text == "tok0 tok1 tok2 tok3 "
+        stream = await client.chat.completions.create(
+            model="gpt-4o", messages=messages, stream=True
+        )  # type: ignore[arg-type]
+        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+        assert text == "tok0 tok1 tok2 tok3 "
 
-    completion = await client.completions.create(model="gpt-3.5-turbo-instruct", prompt="hi")
-    assert completion.choices[0].text
-    embedding = await client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
-    assert len(embedding.data) == 2 and len(embedding.data[0].embedding) > 0
+        completion = await client.completions.create(model="gpt-3.5-turbo-instruct", prompt="hi")
+        assert completion.choices[0].text
+        embedding = await client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
+        assert len(embedding.data) == 2 and len(embedding.data[0].embedding) > 0
 
-    response = await client.responses.create(model="gpt-5", input="hi")
-    assert response.output_text == "tok0 tok1 tok2 tok3 "
-    events = [
-        e.type async for e in await client.responses.create(model="gpt-5", input="hi", stream=True)
-    ]
-    assert events[-1] == "response.completed"
+        response = await client.responses.create(model="gpt-5", input="hi")
+        assert response.output_text == "tok0 tok1 tok2 tok3 "
+        events = [
+            e.type
+            async for e in await client.responses.create(model="gpt-5", input="hi", stream=True)
+        ]
+        assert events[-1] == "response.completed"
 
-    models = await client.models.list()
-    assert [m.id async for m in models]
-    await client.close()
+        models = await client.models.list()
+        assert [m.id async for m in models]
 
 
 async def test_claude_routes(live: tuple[LiveGateway, Mode], fake_provider: FakeProvider) -> None:
     gateway, mode = live
-    client = anthropic.AsyncAnthropic(base_url=gateway.url, api_key=CLIENT_KEY, max_retries=0)
-    message = await client.messages.create(
-        model="claude-test-model", max_tokens=64, messages=[{"role": "user", "content": "hi"}]
-    )
-    assert message.content[0].type == "text" and message.content[0].text == "tok0 tok1 tok2 tok3 "
-    assert message.usage.cache_read_input_tokens == 3
-    assert _credential_seen(fake_provider) == mode.expected_credential("claude")
+    async with anthropic.AsyncAnthropic(
+        base_url=gateway.url, api_key=CLIENT_KEY, max_retries=0
+    ) as client:
+        message = await client.messages.create(
+            model="claude-test-model", max_tokens=64, messages=[{"role": "user", "content": "hi"}]
+        )
+        assert (
+            message.content[0].type == "text" and message.content[0].text == "tok0 tok1 tok2 tok3 "
+        )
+        assert message.usage.cache_read_input_tokens == 3
+        assert _credential_seen(fake_provider) == mode.expected_credential("claude")
 
-    async with client.messages.stream(
-        model="claude-test-model", max_tokens=64, messages=[{"role": "user", "content": "hi"}]
-    ) as stream:
-        text = "".join([t async for t in stream.text_stream])
-        final = await stream.get_final_message()
-    assert text == "tok0 tok1 tok2 tok3 " and final.usage.output_tokens == 4
+        async with client.messages.stream(
+            model="claude-test-model", max_tokens=64, messages=[{"role": "user", "content": "hi"}]
+        ) as stream:
+            text = "".join([t async for t in stream.text_stream])
+            final = await stream.get_final_message()
+        assert text == "tok0 tok1 tok2 tok3 " and final.usage.output_tokens == 4
 
-    counted = await client.messages.count_tokens(
-        model="claude-test-model", messages=[{"role": "user", "content": "hi"}]
-    )
-    assert counted.input_tokens == 10
+        counted = await client.messages.count_tokens(
+            model="claude-test-model", messages=[{"role": "user", "content": "hi"}]
+        )
+        assert counted.input_tokens == 10
 
-    # new-api tells Claude's model list from OpenAI's by x-api-key with anthropic-version,
-    # and this SDK sends its key as a Bearer: the gateway must move it.
-    listed = [model async for model in client.models.list()]
-    assert listed and all(model.type == "model" and model.display_name for model in listed)
-    assert _credential_seen(fake_provider) == mode.expected_credential("claude")
-    await client.close()
+        # new-api tells Claude's model list from OpenAI's by x-api-key with anthropic-version,
+        # and this SDK sends its key as a Bearer: the gateway must move it.
+        listed = [model async for model in client.models.list()]
+        assert listed and all(model.type == "model" and model.display_name for model in listed)
+        assert _credential_seen(fake_provider) == mode.expected_credential("claude")
 
 
 async def test_claude_batches_lifecycle(
     live: tuple[LiveGateway, Mode], fake_provider: FakeProvider
 ) -> None:
     gateway, mode = live
-    client = anthropic.AsyncAnthropic(base_url=gateway.url, api_key=CLIENT_KEY, max_retries=0)
-    params = {
-        "model": "claude-test-model",
-        "max_tokens": 16,
-        "messages": [{"role": "user", "content": "x"}],
-    }
-    batch = await client.messages.batches.create(
-        requests=[{"custom_id": "a", "params": params}, {"custom_id": "b", "params": params}]  # type: ignore[list-item]
-    )
-    fetched = await client.messages.batches.retrieve(batch.id)
-    # The provider's absolute results_url is rewritten to the gateway, so the SDK stays on it.
-    assert fetched.results_url is not None and fetched.results_url.startswith(gateway.url)
-    listed = [b.id async for b in await client.messages.batches.list()]
-    assert batch.id in listed
-    results = [r.custom_id async for r in await client.messages.batches.results(batch.id)]
-    assert sorted(results) == ["a", "b"]
-    assert fake_provider.requests[-1].path.endswith("/results")
-    assert _credential_seen(fake_provider) == mode.expected_credential("claude")
-    await client.messages.batches.cancel(batch.id)
-    deleted = await client.messages.batches.delete(batch.id)
-    assert deleted.id == batch.id
-    await client.close()
+    async with anthropic.AsyncAnthropic(
+        base_url=gateway.url, api_key=CLIENT_KEY, max_retries=0
+    ) as client:
+        params = {
+            "model": "claude-test-model",
+            "max_tokens": 16,
+            "messages": [{"role": "user", "content": "x"}],
+        }
+        batch = await client.messages.batches.create(
+            requests=[{"custom_id": "a", "params": params}, {"custom_id": "b", "params": params}]  # type: ignore[list-item]
+        )
+        fetched = await client.messages.batches.retrieve(batch.id)
+        # The provider's absolute results_url is rewritten to the gateway, so the SDK stays on it.
+        assert fetched.results_url is not None and fetched.results_url.startswith(gateway.url)
+        listed = [b.id async for b in await client.messages.batches.list()]
+        assert batch.id in listed
+        results = [r.custom_id async for r in await client.messages.batches.results(batch.id)]
+        assert sorted(results) == ["a", "b"]
+        assert fake_provider.requests[-1].path.endswith("/results")
+        assert _credential_seen(fake_provider) == mode.expected_credential("claude")
+        await client.messages.batches.cancel(batch.id)
+        deleted = await client.messages.batches.delete(batch.id)
+        assert deleted.id == batch.id
 
 
 # google-genai 3.x calls the API's v1 by default; older SDKs and tools call v1beta.
