@@ -79,10 +79,9 @@ def upstream_credential(
     in the provider's native header; a provider with no configured key gets the caller's own
     credential (bring-your-own-key) in the place the caller used.
     """
-    if new_api and provider is Provider.CLAUDE and caller.place is not None:
-        place: CredentialPlace | None = CredentialPlace.X_API_KEY
-    else:
-        place = caller.place
+    place = caller.place
+    if new_api and provider is Provider.CLAUDE and place is not None:
+        place = CredentialPlace.X_API_KEY
     if target.api_key:
         if not new_api or place is None:
             place = _NATIVE_PLACE[provider]

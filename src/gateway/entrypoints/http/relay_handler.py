@@ -183,8 +183,7 @@ async def _send_stream(
             write: ChunkWriter | None = None
             async for chunk in exchange:
                 if write is None or not write(chunk):
-                    await response.send(chunk)
-                    write = write or _chunk_writer(request)
+                    write = await _send_through_sanic(request, response, chunk, write)
         else:
             await _send_measured(request, response, exchange, metrics, provider)
         await response.eof()
@@ -199,6 +198,16 @@ ChunkWriter = Callable[[bytes], bool]
 
 def _not_written(chunk: bytes) -> bool:
     return False
+
+
+async def _send_through_sanic(
+    request: Request, response: BaseHTTPResponse, chunk: bytes, write: ChunkWriter | None
+) -> ChunkWriter:
+    """Sanic's send, for the chunks the direct write does not take: the first (Sanic writes the
+    headers with it and chooses the framing) and any the transport cannot take now. Returns the
+    writer for the next chunk."""
+    await response.send(chunk)
+    return write or _chunk_writer(request)
 
 
 def _chunk_writer(request: Request) -> ChunkWriter:
@@ -224,7 +233,6 @@ async def _send_measured(
     provider: str,
 ) -> None:
     """Relays while timing the silence before each chunk (not the time spent sending it)."""
-    send = response.send
     write: ChunkWriter | None = None
     observe = metrics.stream_gap_observer(provider)
     threshold = metrics.stall_threshold
@@ -238,8 +246,7 @@ async def _send_measured(
                 stalled = True
                 metrics.stream_stalled(provider)
             if write is None or not write(chunk):
-                await send(chunk)
-                write = write or _chunk_writer(request)
+                write = await _send_through_sanic(request, response, chunk, write)
             last = time.perf_counter()
     finally:
         # A stream that ends in silence (an upstream timeout, a client gone) may have stalled too.
