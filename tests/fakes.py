@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from gateway.domain.errors import GatewayError
 from gateway.domain.events import RequestLogEvent
 from gateway.domain.ports.billing import ALLOW, AuthorizationRequest, Decision, UsageRecord
-from gateway.domain.ports.upstream import UpstreamRequest, UpstreamResponse
+from gateway.domain.ports.upstream import UpstreamRequest, UpstreamResponse, push_chunks
 
 
 class MemoryEventPublisher:
@@ -60,6 +60,7 @@ class ScriptedResponse:
     headers: Sequence[tuple[str, str]] = (("content-type", "application/json"),)
     body_chunks: list[bytes] = field(default_factory=lambda: [b"{}"])
     fail_with: Exception | None = None  # raised after the chunks
+    _body_iterator: AsyncIterator[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
     def content_length(self) -> int | None:
@@ -72,7 +73,13 @@ class ScriptedResponse:
         return body
 
     def chunks(self) -> AsyncIterator[bytes]:
-        return self._iterate()
+        # One body: `push` after `chunks` goes on where the iteration stopped.
+        if self._body_iterator is None:
+            self._body_iterator = self._iterate()
+        return self._body_iterator
+
+    async def push(self, sink: Callable[[bytes], bool]) -> None:
+        await push_chunks(self.chunks(), sink)
 
     async def _iterate(self) -> AsyncIterator[bytes]:
         for chunk in self.body_chunks:

@@ -34,8 +34,9 @@ def _copy_decoder(content_encoding: str | None) -> _Decoder | None:
 
 
 class RelayExchange:
-    """Read the body with `read_body()` (streaming is False) or iterate it (streaming is True),
-    then call `finish(error)` exactly as the request ended: it records usage and the event."""
+    """Read the body with `read_body()` (streaming is False), or iterate it or `push` it to a
+    writer (streaming is True; both may be used on one body, one after the other), then call
+    `finish(error)` exactly as the request ended: it records usage and the event."""
 
     def __init__(
         self,
@@ -65,6 +66,16 @@ class RelayExchange:
         self._monotonic = monotonic
         self._chunks: AsyncIterator[bytes] | None = None
         self._finished = False
+        self._on_gap: Callable[[float], None] | None = None
+        self._arrived = 0.0  # when the last chunk arrived (monotonic)
+
+    def watch_gaps(self, on_gap: Callable[[float], None]) -> None:
+        """Have `on_gap` told the upstream's silence before each chunk, in seconds."""
+        self._on_gap = on_gap
+
+    def silent_for(self) -> float:
+        """Seconds since the last chunk arrived, or since the body was first waited for."""
+        return self._monotonic() - self._arrived if self._arrived else 0.0
 
     def _observe(self, chunk: bytes) -> None:
         reader = self._reader
@@ -95,6 +106,8 @@ class RelayExchange:
         trace = self.trace
         while True:
             started = self._monotonic()
+            if not self._arrived:
+                self._arrived = started
             try:
                 chunk = await self._chunks.__anext__()
             except StopAsyncIteration:
@@ -104,10 +117,12 @@ class RelayExchange:
                     trace.bytes_out += len(tail)
                     return tail
                 raise
-            now = self._monotonic()
+            now = self._arrived = self._monotonic()
             trace.upstream_wait += now - started
             if trace.first_byte is None:
                 trace.first_byte = now
+            if self._on_gap is not None:
+                self._on_gap(now - started)
             self._observe(chunk)
             if self._filter is not None:
                 chunk = self._filter.feed(chunk)
@@ -115,6 +130,22 @@ class RelayExchange:
                     continue
             trace.bytes_out += len(chunk)
             return chunk
+
+    async def push(self, write: Callable[[bytes], bool]) -> bytes | None:
+        """Relay the rest of the body to `write` as it arrives, from the upstream client's own
+        callbacks: no wake-up of the relaying task per chunk. Returns None once the body has
+        ended, or a chunk `write` did not take (send it another way, then push again)."""
+        pusher = _Pusher(self, write)
+        await self._response.push(pusher.take)
+        if pusher.refused is not None:
+            return pusher.refused
+        tail = self._filter.flush() if self._filter is not None else b""
+        self._filter = None
+        if tail:
+            self.trace.bytes_out += len(tail)
+            if not write(tail):
+                return tail
+        return None
 
     def own_seconds(self) -> float:
         """The gateway's own time so far: everything but the waits on the upstream."""
@@ -130,3 +161,39 @@ class RelayExchange:
         if self._reader is not None:
             self.trace.report = self._reader.report()
         self._on_finish(self, error)
+
+
+class _Pusher:
+    """One `RelayExchange.push`: takes each chunk the upstream hands over."""
+
+    __slots__ = ("_exchange", "_last", "_monotonic", "_on_gap", "_write", "refused")
+
+    def __init__(self, exchange: RelayExchange, write: Callable[[bytes], bool]) -> None:
+        self._exchange = exchange
+        self._write = write
+        self._on_gap = exchange._on_gap
+        self._monotonic = exchange._monotonic
+        self._last = self._monotonic()
+        self.refused: bytes | None = None
+
+    def take(self, chunk: bytes) -> bool:
+        exchange = self._exchange
+        trace = exchange.trace
+        now = exchange._arrived = self._monotonic()
+        gap = now - self._last
+        trace.upstream_wait += gap
+        if trace.first_byte is None:
+            trace.first_byte = now
+        if self._on_gap is not None:
+            self._on_gap(gap)
+        exchange._observe(chunk)
+        stream_filter = exchange._filter
+        if stream_filter is not None:
+            chunk = stream_filter.feed(chunk)
+        if chunk:
+            trace.bytes_out += len(chunk)
+            if not self._write(chunk):
+                self.refused = chunk
+                return False
+        self._last = self._monotonic()
+        return True

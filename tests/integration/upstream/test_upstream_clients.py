@@ -475,3 +475,124 @@ async def test_bytes_past_the_end_of_an_answer_retire_the_connection() -> None:
             assert response.status == 200 and await response.read() == b'{"ok":true}'
             response.release()
     assert server.connections == 2
+
+
+CHUNKED_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+)
+
+
+def held_pieces(go_on: asyncio.Event) -> Handler:
+    """A chunked body whose second piece waits for `go_on`; then a JSON answer to the next
+    request on the connection."""
+
+    async def handler(conn: Conn) -> None:
+        await conn.request()
+        await conn.send(CHUNKED_HEAD + b"7\r\ndata: 1\r\n")
+        await go_on.wait()
+        await conn.send(b"7\r\ndata: 2\r\n0\r\n\r\n")
+        if await conn.request(timeout=3):
+            await conn.send(JSON_ANSWER)
+
+    return handler
+
+
+async def paced_pieces(conn: Conn) -> None:
+    """A chunked body of three 7-byte pieces, 50 ms apart."""
+    await conn.request()
+    await conn.send(CHUNKED_HEAD + b"7\r\ndata: 1\r\n")
+    for piece in (b"7\r\ndata: 2\r\n", b"7\r\ndata: 3\r\n0\r\n\r\n"):
+        await asyncio.sleep(0.05)
+        await conn.send(piece)
+    await conn.request(timeout=3)
+
+
+@pytest.mark.parametrize("name", CLIENTS)
+async def test_push_hands_over_the_body_as_it_arrives_and_the_connection_is_kept(
+    name: str,
+) -> None:
+    go_on = asyncio.Event()
+    async with scripted(held_pieces(go_on)) as server, client(name) as upstream:
+        response = await upstream.send(post(server.url))
+        taken: list[bytes] = []
+        in_callback: list[bool] = []
+
+        def sink(chunk: bytes) -> bool:
+            taken.append(chunk)
+            in_callback.append(asyncio.current_task() is None)
+            go_on.set()  # the first piece came before the rest existed
+            return True
+
+        await asyncio.wait_for(response.push(sink), 5)
+        assert b"".join(taken) == b"data: 1data: 2"
+        if name == "http1":  # from the connection's own callback, not a wake-up of the task
+            assert in_callback[-1] is True
+        response.release()
+        again = await upstream.send(post(server.url))
+        assert await again.read() == b'{"ok":true}'
+        again.release()
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize("name", CLIENTS)
+@pytest.mark.parametrize("sink_ends", ["refusing", "raising"])
+async def test_a_push_ends_at_the_piece_its_sink_refuses_or_raises_on(
+    name: str, sink_ends: str
+) -> None:
+    async with scripted(paced_pieces) as server, client(name) as upstream:
+        response = await upstream.send(post(server.url))
+        taken: list[bytes] = []
+
+        def sink(chunk: bytes) -> bool:
+            taken.append(chunk)
+            if sink_ends == "raising":
+                raise ValueError("a bug in the consumer")
+            return False  # taken, but nothing more now (a paused client transport)
+
+        if sink_ends == "raising":
+            with pytest.raises(ValueError, match="a bug in the consumer"):
+                await asyncio.wait_for(response.push(sink), 5)
+        else:
+            await asyncio.wait_for(response.push(sink), 5)
+        assert taken == [b"data: 1"]  # never called again
+        rest = b"".join([chunk async for chunk in response.chunks()])
+        assert rest == b"data: 2data: 3"  # nothing lost: the rest can be read
+        response.release()
+
+
+@pytest.mark.parametrize("name", CLIENTS)
+@pytest.mark.parametrize("upstream_ends", ["cut", "silent"])
+async def test_a_cut_or_silent_upstream_ends_a_push_with_its_error(
+    name: str, upstream_ends: str
+) -> None:
+    async def handler(conn: Conn) -> None:
+        await conn.request()
+        await conn.send(CHUNKED_HEAD + b"7\r\ndata: 1\r\n")
+        # then the connection ends mid-body, or nothing more comes
+        await asyncio.sleep(0.05 if upstream_ends == "cut" else 10)
+
+    error = UpstreamCutOff if upstream_ends == "cut" else UpstreamTimeout
+    async with scripted(handler) as server, client(name, read_timeout=0.3) as upstream:
+        response = await upstream.send(post(server.url))
+        taken: list[bytes] = []
+        with pytest.raises(error):
+            await asyncio.wait_for(response.push(lambda c: taken.append(c) is None), 5)
+        assert taken == [b"data: 1"]
+        response.release()
+
+
+async def test_a_cancelled_push_hands_nothing_more_to_its_sink() -> None:
+    go_on = asyncio.Event()
+    async with scripted(held_pieces(go_on)) as server, client("http1") as upstream:
+        response = await upstream.send(post(server.url))
+        taken: list[bytes] = []
+        pushing = asyncio.create_task(response.push(lambda c: taken.append(c) is None))
+        while not taken:
+            await asyncio.sleep(0.01)
+        pushing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pushing
+        go_on.set()
+        await asyncio.sleep(0.2)
+        assert taken == [b"data: 1"]
+        response.release()

@@ -41,6 +41,15 @@ NEW_API = RelaySettings(
 CHAT = STATIC_ROUTES[("POST", "/v1/chat/completions")]
 MESSAGES = STATIC_ROUTES[("POST", "/v1/messages")]
 SSE = (("content-type", "text/event-stream"),)
+# A Claude stream that the upstream cuts after 40 bytes of text: 20 tokens in, 10 estimated out.
+CUT_CLAUDE_STREAM = [
+    b"event: message_start\ndata: "
+    b'{"type":"message_start","message":{"usage":{"input_tokens":20,"output_tokens":1}}}\n\n',
+    b"event: content_block_delta\ndata: "
+    b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"'
+    + b"x" * 40
+    + b'"}}\n\n',
+]
 
 
 def command(
@@ -201,15 +210,9 @@ async def test_client_that_asked_for_usage_gets_it_untouched() -> None:
     assert upstream.requests[0].body == body and received == chunks[0]
 
 
-async def test_cut_stream_is_billed_with_an_estimate_and_marked_partial() -> None:
-    chunks = [
-        b"event: message_start\ndata: "
-        b'{"type":"message_start","message":{"usage":{"input_tokens":20,"output_tokens":1}}}\n\n',
-        b"event: content_block_delta\ndata: "
-        b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"'
-        + b"x" * 40
-        + b'"}}\n\n',
-    ]
+@pytest.mark.parametrize("read", ["iterate", "push"])
+async def test_cut_stream_is_billed_with_an_estimate_and_marked_partial(read: str) -> None:
+    chunks = CUT_CLAUDE_STREAM
     upstream = ScriptedUpstream(
         ScriptedResponse(headers=SSE, body_chunks=chunks, fail_with=UpstreamCutOff())
     )
@@ -217,11 +220,20 @@ async def test_cut_stream_is_billed_with_an_estimate_and_marked_partial() -> Non
     exchange = await relay.open(
         command(MESSAGES, b'{"model":"c","stream":true}', {"x-api-key": "k"})
     )
+    received: list[bytes] = []
+
+    async def read_all() -> None:
+        if read == "push":
+            await exchange.push(lambda chunk: received.append(chunk) is None)
+        else:
+            async for chunk in exchange:
+                received.append(chunk)
+
     with pytest.raises(UpstreamCutOff):
-        async for _ in exchange:
-            pass
+        await read_all()
     exchange.finish(UpstreamCutOff())
     await relay.drain(1)
+    assert received == chunks
     record = billing.records["req-1"]
     assert record.partial and record.estimated
     assert record.usage.input_tokens == 20 and record.usage.output_tokens == 10  # 40 bytes / 4
@@ -402,3 +414,61 @@ async def test_keys_the_gateway_issued_never_reach_new_api_without_its_key() -> 
     with pytest.raises(NoUpstreamKey, match=r"features\.new_api_key"):
         await relay.open(command())
     assert upstream.requests == [] and events.events[0].outcome == "rejected"
+
+
+class Writer:
+    """A client's transport for `RelayExchange.push`: takes chunks, or refuses the ones named."""
+
+    def __init__(self, refuse: tuple[int, ...] = ()) -> None:
+        self.written: list[bytes] = []
+        self.calls = 0
+        self._refuse = refuse
+
+    def __call__(self, chunk: bytes) -> bool:
+        self.calls += 1
+        if self.calls in self._refuse:
+            return False
+        self.written.append(chunk)
+        return True
+
+
+async def test_push_relays_what_iterating_would_with_the_usage_chunk_hidden() -> None:
+    chunks = [
+        b'data: {"choices":[{"delta":{"content":"hello"}}],"usage":null}\n\n',
+        b'data: {"choices":[{"delta":{"content":" you"}}],"usage":null}\n\ndata: {"choi',
+        b'ces":[],"usage":{"prompt_tokens":9,"completion_tokens":3}}\n\n',
+        b"data: [DONE]",  # no blank line: the filter holds it until the end, then flushes it
+    ]
+    upstream = ScriptedUpstream(ScriptedResponse(headers=SSE, body_chunks=chunks))
+    relay, events, _ = service(upstream)
+    exchange = await relay.open(command(body=b'{"model":"gpt-4o","stream":true}'))
+    gaps: list[float] = []
+    exchange.watch_gaps(gaps.append)
+    first = await exchange.__anext__()  # the first chunk goes the handler's way
+    write = Writer()
+    assert await exchange.push(write) is None
+    exchange.finish()
+    received = first + b"".join(write.written)
+    assert received == (
+        b'data: {"choices":[{"delta":{"content":"hello"}}]}\n\n'
+        b'data: {"choices":[{"delta":{"content":" you"}}]}\n\n'
+        b"data: [DONE]"
+    )
+    assert exchange.trace.bytes_out == len(received)
+    assert len(gaps) == 4 and all(gap >= 0 for gap in gaps)
+    event = events.events[0]
+    assert event.usage.input_tokens == 9 and event.usage.output_tokens == 3
+    assert event.bytes_out == len(received) and event.outcome == "ok"
+
+
+async def test_a_chunk_the_writer_refuses_comes_back_and_the_next_push_goes_on() -> None:
+    chunks = [b"data: {}\n\n", b"data: {}\n\n", b"data: [DONE]\n\n"]
+    upstream = ScriptedUpstream(ScriptedResponse(headers=SSE, body_chunks=chunks))
+    relay, events, _ = service(upstream)
+    exchange = await relay.open(command(body=b'{"model":"m","stream":true}'))
+    write = Writer(refuse=(2,))
+    assert await exchange.push(write) == chunks[1]  # sent some other way by the caller
+    assert await exchange.push(write) is None
+    exchange.finish()
+    assert write.written == [chunks[0], chunks[2]]
+    assert events.events[0].bytes_out == sum(map(len, chunks))

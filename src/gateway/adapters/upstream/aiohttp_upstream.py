@@ -4,7 +4,7 @@ The alternative to the default client (http1/): `upstreams.client: aiohttp`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import aiohttp
 from opentelemetry.trace import Span, Tracer
@@ -12,7 +12,7 @@ from opentelemetry.trace import Span, Tracer
 from gateway.adapters.upstream.client_span import end_with_body, send_traced
 from gateway.adapters.upstream.pool_settings import UpstreamPoolSettings
 from gateway.domain.errors import UpstreamCutOff, UpstreamTimeout, UpstreamUnreachable
-from gateway.domain.ports.upstream import UpstreamRequest, UpstreamResponse
+from gateway.domain.ports.upstream import UpstreamRequest, UpstreamResponse, push_chunks
 
 
 class _Chunks:
@@ -66,6 +66,9 @@ class AiohttpUpstreamResponse:
 
     def chunks(self) -> AsyncIterator[bytes]:
         return _Chunks(self._response)
+
+    async def push(self, sink: Callable[[bytes], bool]) -> None:
+        await push_chunks(self.chunks(), sink)
 
     def release(self) -> None:
         if self._released:

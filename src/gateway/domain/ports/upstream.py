@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,7 +16,8 @@ class UpstreamRequest:
 
 
 class UpstreamResponse(Protocol):
-    """An upstream answer whose headers have arrived; its body is read once (`read` or `chunks`)."""
+    """An upstream answer whose headers have arrived; its body is read once: with `read`, or
+    with `chunks` and `push`, which go on where the other stopped."""
 
     @property
     def status(self) -> int: ...
@@ -39,6 +40,14 @@ class UpstreamResponse(Protocol):
         Raises UpstreamTimeout or UpstreamCutOff."""
         ...
 
+    async def push(self, sink: Callable[[bytes], bool]) -> None:
+        """Hand the rest of the body to `sink` as it arrives, until it ends or `sink` returns
+        False for a piece it took (then read on with `chunks` or push again). A client may call
+        `sink` from its transport's callbacks: it must not block.
+
+        Raises UpstreamTimeout or UpstreamCutOff, or what `sink` raised."""
+        ...
+
     def release(self) -> None:
         """Give the connection back (dropped when the body was not read to its end). Idempotent."""
         ...
@@ -51,3 +60,10 @@ class UpstreamProvider(Protocol):
         Raises UpstreamUnreachable (connect failed) or UpstreamTimeout (silent past read timeout).
         """
         ...
+
+
+async def push_chunks(chunks: AsyncIterator[bytes], sink: Callable[[bytes], bool]) -> None:
+    """`UpstreamResponse.push` for a client that only iterates."""
+    async for chunk in chunks:
+        if not sink(chunk):
+            return

@@ -180,10 +180,7 @@ async def _send_stream(
         response = await request.respond(RelayedResponse(status=exchange.status, headers=headers))
         metrics: HttpMetrics | None = request.app.ctx.http_metrics
         if metrics is None:
-            write: ChunkWriter | None = None
-            async for chunk in exchange:
-                if write is None or not write(chunk):
-                    write = await _send_through_sanic(request, response, chunk, write)
+            await _relay_chunks(request, response, exchange)
         else:
             await _send_measured(request, response, exchange, metrics, provider)
         await response.eof()
@@ -192,22 +189,33 @@ async def _send_stream(
         _cut(request)
 
 
+async def _relay_chunks(
+    request: Request, response: BaseHTTPResponse, exchange: RelayExchange
+) -> None:
+    """The first chunk goes through Sanic, which writes the headers with it and chooses the
+    framing. Where the protocol can then write chunks itself, the rest is pushed from the
+    upstream client's callbacks straight to the client's transport; a chunk the paused
+    transport cannot take goes Sanic's way, which waits for it."""
+    async for chunk in exchange:
+        await response.send(chunk)
+        break
+    else:
+        return  # an empty body
+    write = _chunk_writer(request)
+    if write is _not_written:
+        async for chunk in exchange:
+            await response.send(chunk)
+        return
+    while (refused := await exchange.push(write)) is not None:
+        await response.send(refused)
+
+
 ChunkWriter = Callable[[bytes], bool]
 """Writes a chunk at once and returns True, or returns False: then send it through Sanic."""
 
 
 def _not_written(chunk: bytes) -> bool:
     return False
-
-
-async def _send_through_sanic(
-    request: Request, response: BaseHTTPResponse, chunk: bytes, write: ChunkWriter | None
-) -> ChunkWriter:
-    """Sanic's send, for the chunks the direct write does not take: the first (Sanic writes the
-    headers with it and chooses the framing) and any the transport cannot take now. Returns the
-    writer for the next chunk."""
-    await response.send(chunk)
-    return write or _chunk_writer(request)
 
 
 def _chunk_writer(request: Request) -> ChunkWriter:
@@ -233,22 +241,21 @@ async def _send_measured(
     provider: str,
 ) -> None:
     """Relays while timing the silence before each chunk (not the time spent sending it)."""
-    write: ChunkWriter | None = None
     observe = metrics.stream_gap_observer(provider)
     threshold = metrics.stall_threshold
     stalled = False
-    last = time.perf_counter()
+
+    def on_gap(gap: float) -> None:
+        nonlocal stalled
+        observe(gap)
+        if gap > threshold and not stalled:
+            stalled = True
+            metrics.stream_stalled(provider)
+
+    exchange.watch_gaps(on_gap)
     try:
-        async for chunk in exchange:
-            gap = time.perf_counter() - last
-            observe(gap)
-            if gap > threshold and not stalled:
-                stalled = True
-                metrics.stream_stalled(provider)
-            if write is None or not write(chunk):
-                write = await _send_through_sanic(request, response, chunk, write)
-            last = time.perf_counter()
+        await _relay_chunks(request, response, exchange)
     finally:
         # A stream that ends in silence (an upstream timeout, a client gone) may have stalled too.
-        if not stalled and time.perf_counter() - last > threshold:
+        if not stalled and exchange.silent_for() > threshold:
             metrics.stream_stalled(provider)

@@ -13,7 +13,7 @@ set), plus Host and Content-Length, which this client owns.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from functools import partial
 
 from opentelemetry.trace import Span, Tracer
@@ -93,6 +93,9 @@ class Http1Response:
 
     def chunks(self) -> AsyncIterator[bytes]:
         return _Chunks(self._connection)
+
+    async def push(self, sink: Callable[[bytes], bool]) -> None:
+        await self._connection.push(sink)
 
     def release(self) -> None:
         if self._released:
