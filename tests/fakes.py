@@ -60,6 +60,7 @@ class ScriptedResponse:
     headers: Sequence[tuple[str, str]] = (("content-type", "application/json"),)
     body_chunks: list[bytes] = field(default_factory=lambda: [b"{}"])
     fail_with: Exception | None = None  # raised after the chunks
+    before_each: Callable[[], None] | None = None  # called as each chunk "arrives"
     _body_iterator: AsyncIterator[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -83,6 +84,8 @@ class ScriptedResponse:
 
     async def _iterate(self) -> AsyncIterator[bytes]:
         for chunk in self.body_chunks:
+            if self.before_each is not None:
+                self.before_each()
             yield chunk
         if self.fail_with:
             raise self.fail_with

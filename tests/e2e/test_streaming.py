@@ -16,6 +16,7 @@ from pytest_mock import MockerFixture
 from gateway.devtools.fake_provider import FakeProvider
 from gateway.entrypoints.http.protocol import GatewayHttpProtocol
 from tests.conftest import LiveGateway, gateway_settings, running_gateway
+from tests.fakes import ScriptedResponse, ScriptedUpstream
 
 CHAT = "/v1/chat/completions"
 AUTH = {"authorization": "Bearer k"}
@@ -232,3 +233,34 @@ async def test_a_client_reading_slower_than_the_upstream_gets_the_whole_stream(
     assert stream.rstrip().endswith(b'data: {"type":"message_stop"}')
     assert event.outcome == "ok" and event.usage.output_tokens == deltas
     assert event.bytes_out == len(stream)
+
+
+async def test_a_fault_of_the_gateway_mid_stream_reaches_the_client_as_a_truncation(
+    fake_provider: FakeProvider,
+) -> None:
+    """A bug that raises once the headers are out (here: an upstream adapter's) must cut the
+    connection: a clean end would make a truncated answer look whole."""
+    chunks = [b'data: {"choices":[{"delta":{"content":"a"}}]}\n\n'] * 3
+    broken = ScriptedUpstream(
+        ScriptedResponse(
+            headers=(("content-type", "text/event-stream"),),
+            body_chunks=chunks,
+            fail_with=RuntimeError("a bug in an adapter"),
+        )
+    )
+    settings = gateway_settings(fake_provider.url)
+    async with running_gateway(settings, upstream=broken) as gw, aiohttp.ClientSession() as http:
+        async with http.post(gw.url + CHAT, json=STREAM_BODY, headers=AUTH) as r:
+            assert r.status == 200
+            received: list[bytes] = []
+
+            async def read_all() -> None:
+                async for piece in r.content.iter_any():
+                    received.append(piece)
+
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await read_all()
+        assert b"".join(received) == b"".join(chunks)
+        event = (await gw.events.wait_for(1))[-1]
+        assert event.outcome == "upstream_error" and event.error is not None
+        assert event.error.type == "internal" and event.error.message == "RuntimeError"

@@ -67,15 +67,18 @@ class RelayExchange:
         self._chunks: AsyncIterator[bytes] | None = None
         self._finished = False
         self._on_gap: Callable[[float], None] | None = None
-        self._arrived = 0.0  # when the last chunk arrived (monotonic)
+        # Since when the upstream's next chunk has been awaited (monotonic); 0 while a chunk is
+        # in hand (being sent): a slow client is not the upstream's silence.
+        self._waiting_since = 0.0
 
     def watch_gaps(self, on_gap: Callable[[float], None]) -> None:
         """Have `on_gap` told the upstream's silence before each chunk, in seconds."""
         self._on_gap = on_gap
 
     def silent_for(self) -> float:
-        """Seconds since the last chunk arrived, or since the body was first waited for."""
-        return self._monotonic() - self._arrived if self._arrived else 0.0
+        """Seconds the upstream's next chunk has been awaited; 0 when none is."""
+        since = self._waiting_since
+        return self._monotonic() - since if since else 0.0
 
     def _observe(self, chunk: bytes) -> None:
         reader = self._reader
@@ -105,9 +108,7 @@ class RelayExchange:
             self._chunks = self._response.chunks()
         trace = self.trace
         while True:
-            started = self._monotonic()
-            if not self._arrived:
-                self._arrived = started
+            started = self._waiting_since = self._monotonic()
             try:
                 chunk = await self._chunks.__anext__()
             except StopAsyncIteration:
@@ -117,7 +118,8 @@ class RelayExchange:
                     trace.bytes_out += len(tail)
                     return tail
                 raise
-            now = self._arrived = self._monotonic()
+            now = self._monotonic()
+            self._waiting_since = 0.0
             trace.upstream_wait += now - started
             if trace.first_byte is None:
                 trace.first_byte = now
@@ -164,7 +166,9 @@ class RelayExchange:
 
 
 class _Pusher:
-    """One `RelayExchange.push`: takes each chunk the upstream hands over."""
+    """One `RelayExchange.push`: takes each chunk the upstream hands over. It keeps the pull
+    path's accounting: the wait before a chunk is the upstream's, the work after it the
+    gateway's own."""
 
     __slots__ = ("_exchange", "_last", "_monotonic", "_on_gap", "_write", "refused")
 
@@ -173,13 +177,13 @@ class _Pusher:
         self._write = write
         self._on_gap = exchange._on_gap
         self._monotonic = exchange._monotonic
-        self._last = self._monotonic()
+        self._last = exchange._waiting_since = self._monotonic()
         self.refused: bytes | None = None
 
     def take(self, chunk: bytes) -> bool:
         exchange = self._exchange
         trace = exchange.trace
-        now = exchange._arrived = self._monotonic()
+        now = self._monotonic()
         gap = now - self._last
         trace.upstream_wait += gap
         if trace.first_byte is None:
@@ -193,7 +197,8 @@ class _Pusher:
         if chunk:
             trace.bytes_out += len(chunk)
             if not self._write(chunk):
-                self.refused = chunk
+                self.refused = chunk  # in hand until the caller has sent it: not waiting
+                exchange._waiting_since = 0.0
                 return False
-        self._last = self._monotonic()
+        self._last = exchange._waiting_since = self._monotonic()
         return True

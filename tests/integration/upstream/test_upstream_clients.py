@@ -8,6 +8,7 @@ and the pool's limits are checked on the wire, not through a library's view of i
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -498,13 +499,25 @@ def held_pieces(go_on: asyncio.Event) -> Handler:
 
 
 async def paced_pieces(conn: Conn) -> None:
-    """A chunked body of three 7-byte pieces, 50 ms apart."""
-    await conn.request()
-    await conn.send(CHUNKED_HEAD + b"7\r\ndata: 1\r\n")
-    for piece in (b"7\r\ndata: 2\r\n", b"7\r\ndata: 3\r\n0\r\n\r\n"):
+    """To each request on the connection, a chunked body of three 7-byte pieces, 50 ms apart."""
+    while await conn.request(timeout=3):
+        await conn.send(CHUNKED_HEAD + b"7\r\ndata: 1\r\n")
+        for piece in (b"7\r\ndata: 2\r\n", b"7\r\ndata: 3\r\n0\r\n\r\n"):
+            await asyncio.sleep(0.05)
+            await conn.send(piece)
+
+
+def head_then(after_head: bytes) -> Handler:
+    """The headers, then 50 ms later `after_head` in one write."""
+
+    async def handler(conn: Conn) -> None:
+        await conn.request()
+        await conn.send(CHUNKED_HEAD)
         await asyncio.sleep(0.05)
-        await conn.send(piece)
-    await conn.request(timeout=3)
+        await conn.send(after_head)
+        await conn.request(timeout=3)
+
+    return handler
 
 
 @pytest.mark.parametrize("name", CLIENTS)
@@ -545,6 +558,8 @@ async def test_a_push_ends_at_the_piece_its_sink_refuses_or_raises_on(
 
         def sink(chunk: bytes) -> bool:
             taken.append(chunk)
+            if len(taken) == 1:  # the piece that came with the headers
+                return True
             if sink_ends == "raising":
                 raise ValueError("a bug in the consumer")
             return False  # taken, but nothing more now (a paused client transport)
@@ -554,10 +569,68 @@ async def test_a_push_ends_at_the_piece_its_sink_refuses_or_raises_on(
                 await asyncio.wait_for(response.push(sink), 5)
         else:
             await asyncio.wait_for(response.push(sink), 5)
-        assert taken == [b"data: 1"]  # never called again
+        assert taken == [b"data: 1", b"data: 2"]  # never called again
         rest = b"".join([chunk async for chunk in response.chunks()])
-        assert rest == b"data: 2data: 3"  # nothing lost: the rest can be read
+        assert rest == b"data: 3"  # nothing lost: the rest can be read
         response.release()
+
+
+@pytest.mark.parametrize("name", CLIENTS)
+async def test_a_push_gets_one_piece_per_read_however_many_frames_it_holds(name: str) -> None:
+    frames = b"7\r\ndata: 1\r\n7\r\ndata: 2\r\n7\r\ndata: 3\r\n0\r\n\r\n"
+    async with scripted(head_then(frames)) as server, client(name) as upstream:
+        response = await upstream.send(post(server.url))
+        taken: list[bytes] = []
+        await asyncio.wait_for(response.push(lambda c: taken.append(c) is None), 5)
+        assert b"".join(taken) == b"data: 1data: 2data: 3"
+        if name == "http1":  # one write to the client, one gap, one parse per read
+            assert taken == [b"data: 1data: 2data: 3"]
+        response.release()
+
+
+@pytest.mark.parametrize("sink", ["taking", "refusing"])
+async def test_a_piece_before_invalid_framing_in_the_same_read_is_not_lost(sink: str) -> None:
+    """A refusal hands the piece back even when the read that brought it also broke the
+    framing: the error comes with the next read."""
+    after_head = b"7\r\ndata: 1\r\nzz\r\n"  # a chunk, then a size that is not hex
+    async with scripted(head_then(after_head)) as server, client("http1") as upstream:
+        response = await upstream.send(post(server.url))
+        taken: list[bytes] = []
+
+        def take(chunk: bytes) -> bool:
+            taken.append(chunk)
+            return sink == "taking"
+
+        if sink == "taking":
+            with pytest.raises(UpstreamCutOff):
+                await asyncio.wait_for(response.push(take), 5)
+        else:
+            await asyncio.wait_for(response.push(take), 5)
+            with pytest.raises(UpstreamCutOff):
+                await anext(response.chunks())
+        assert taken == [b"data: 1"]
+        response.release()
+
+
+@pytest.mark.parametrize("name", CLIENTS)
+async def test_the_sink_sees_the_pushing_requests_context(name: str) -> None:
+    """A pooled connection's callbacks run in the context of the request that opened it: the
+    sink must see its own request's context variables (log fields, the trace's span)."""
+    request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
+    seen: list[str] = []
+
+    async def one_request(rid: str) -> None:
+        request_id.set(rid)
+        response = await upstream.send(post(server.url))
+        await asyncio.wait_for(response.push(lambda c: seen.append(request_id.get()) is None), 5)
+        response.release()
+
+    async with scripted(paced_pieces) as server, client(name) as upstream:
+        await asyncio.create_task(one_request("first"))
+        seen.clear()
+        await asyncio.create_task(one_request("second"))
+    assert seen and set(seen) == {"second"}
+    assert server.connections == 1  # the second request went out on the first's connection
 
 
 @pytest.mark.parametrize("name", CLIENTS)

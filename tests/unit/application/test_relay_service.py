@@ -11,6 +11,7 @@ import pytest
 from gateway.application.background import BackgroundTasks
 from gateway.application.relay import RelayService
 from gateway.application.relay_command import RelayCommand, RelaySettings, UpstreamTarget
+from gateway.domain.clock import Clock, SystemClock
 from gateway.domain.errors import (
     InvalidRequest,
     NoUpstreamKey,
@@ -71,6 +72,7 @@ def service(
     settings: RelaySettings = DIRECT,
     billing: MemoryBilling | None = None,
     publish: bool = True,
+    clock: Clock | None = None,
 ):  # type: ignore[no-untyped-def]
     events = MemoryEventPublisher()
     billing = billing or MemoryBilling()
@@ -80,6 +82,7 @@ def service(
         events=events if publish else None,
         settings=settings,
         background=BackgroundTasks(),
+        clock=clock,
     )
     return relay, events, billing
 
@@ -472,3 +475,47 @@ async def test_a_chunk_the_writer_refuses_comes_back_and_the_next_push_goes_on()
     exchange.finish()
     assert write.written == [chunks[0], chunks[2]]
     assert events.events[0].bytes_out == sum(map(len, chunks))
+
+
+class ManualClock(SystemClock):
+    """Wall time as the system's; monotonic time only moves when the test says so."""
+
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def monotonic(self) -> float:  # type: ignore[override]
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+async def test_push_times_the_upstreams_silence_and_not_the_clients() -> None:
+    clock = ManualClock()
+    chunks = [b"data: {}\n\n", b"data: {}\n\n", b"data: [DONE]\n\n"]
+    # Each chunk comes after 1 s of the upstream's silence; the client takes 0.25 s per chunk.
+    response = ScriptedResponse(
+        headers=SSE, body_chunks=chunks, before_each=lambda: clock.advance(1.0)
+    )
+    relay, _, _ = service(ScriptedUpstream(response), clock=clock)
+    exchange = await relay.open(command(body=b'{"model":"m","stream":true}'))
+    gaps: list[float] = []
+    exchange.watch_gaps(gaps.append)
+    write = Writer(refuse=(2,))
+
+    def slow_write(chunk: bytes) -> bool:
+        taken = write(chunk)
+        if taken:
+            clock.advance(0.25)
+        return taken
+
+    refused = await exchange.push(slow_write)
+    assert refused == chunks[1]
+    clock.advance(5.0)  # the client is slow to take the refused chunk: not the upstream's silence
+    assert exchange.silent_for() == 0.0
+    assert await exchange.push(slow_write) is None
+    clock.advance(2.0)
+    assert exchange.silent_for() == 2.0  # waiting on the upstream since the last chunk was sent
+    exchange.finish()
+    assert gaps == [1.0, 1.0, 1.0]
+    assert exchange.trace.upstream_wait == 3.0

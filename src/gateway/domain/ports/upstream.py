@@ -43,7 +43,9 @@ class UpstreamResponse(Protocol):
     async def push(self, sink: Callable[[bytes], bool]) -> None:
         """Hand the rest of the body to `sink` as it arrives, until it ends or `sink` returns
         False for a piece it took (then read on with `chunks` or push again). A client may call
-        `sink` from its transport's callbacks: it must not block.
+        `sink` from its transport's callbacks, once per read, so it must not block; it then runs
+        it in a copy of the caller's context. A refused piece is never lost to an error that
+        came with it: the error is raised by the next read.
 
         Raises UpstreamTimeout or UpstreamCutOff, or what `sink` raised."""
         ...

@@ -187,6 +187,12 @@ async def _send_stream(
     except UpstreamError as exc:
         exchange.finish(exc)
         _cut(request)
+    except Exception as exc:
+        # A fault of the gateway's own mid-stream: cut, or Sanic would end the body cleanly
+        # and the client would take a truncated answer for a whole one. Raised on to be logged.
+        exchange.finish(exc)
+        _cut(request)
+        raise
 
 
 async def _relay_chunks(

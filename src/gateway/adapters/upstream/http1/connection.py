@@ -15,6 +15,7 @@ chunk costs a Future, a wake-up and a resumed chain of coroutines less.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections import deque
 from collections.abc import Callable
 from typing import cast
@@ -65,6 +66,7 @@ class Http1Connection(asyncio.Protocol):
         self._last_read = 0.0
         self._keep_alive = False
         self._sink: Callable[[bytes], bool] | None = None
+        self._sink_context: contextvars.Context | None = None
         self._sink_error: BaseException | None = None
 
     # -- the exchange, driven by the client -------------------------------------------------
@@ -115,22 +117,49 @@ class Http1Connection(asyncio.Protocol):
             raise self._error
 
     async def push(self, sink: Callable[[bytes], bool]) -> None:
-        """Hand the body to `sink` as it arrives, from the parser's callback, until it ends or
-        `sink` returns False for a piece it took (then read on with `drain`/`wait`, or push
-        again). What had arrived before goes first, in one piece."""
+        """Hand the body to `sink` as it arrives, from the connection's own callback (one call
+        per read from the socket, however many chunk frames it held), until the body ends or
+        `sink` returns False for a piece it took: then read on with `drain`/`wait`, or push
+        again. What had arrived before goes first, in one piece. `sink` runs in a copy of the
+        caller's context, so it sees the request's context variables as the caller does.
+
+        A refusal returns normally even when an error came in the same read, so that the
+        refused piece is not lost: the error is raised by the next read."""
         data = self.drain()
         if data and not sink(data):
             return
         self._sink = sink
+        self._sink_context = contextvars.copy_context()
         try:
-            while not self.complete and self._sink is not None:
-                await self.wait()
+            while self._sink is not None and not self.complete and self._error is None:
+                waiter = self._waiter = self._loop.create_future()
+                try:
+                    await waiter
+                finally:
+                    self._waiter = None
         finally:
-            self._sink = None
+            refused = self._sink is None
+            self._sink = self._sink_context = None
         error = self._sink_error
         if error is not None:
             self._sink_error = None
             raise error
+        if not refused and self._error is not None:
+            raise self._error
+
+    def _push_pending(self) -> None:
+        """After a read: what it parsed, to the sink in one piece."""
+        sink, context = self._sink, self._sink_context
+        if sink is None or context is None or not self._body:
+            return
+        data = self.drain()
+        try:
+            if context.run(sink, data):
+                return
+        except BaseException as exc:  # raised in the task that pushes, not in the protocol
+            self._sink_error = exc
+        self._sink = None  # refused (or raised): the pushing task takes over
+        self._wake()
 
     def reusable(self) -> bool:
         """The exchange ended cleanly and both sides keep the connection alive."""
@@ -209,6 +238,7 @@ class Http1Connection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError:
+            self._push_pending()  # the pieces parsed before the fault are good
             self._fail(
                 UpstreamCutOff("the upstream sent invalid HTTP")
                 if self._headers_done
@@ -216,6 +246,7 @@ class Http1Connection(asyncio.Protocol):
             )
             self.abort()
             return
+        self._push_pending()
         if self._buffered > _HIGH_WATER and not self._paused and not self.complete:
             self._paused = True
             if self._transport is not None:
@@ -266,19 +297,10 @@ class Http1Connection(asyncio.Protocol):
         if self.complete:  # bytes past the end of the answer: dropped, and so is the connection
             self._keep_alive = False
             return
-        sink = self._sink
-        if sink is not None:
-            try:
-                if sink(body):
-                    return
-            except BaseException as exc:  # raised in the task that pushes, not in the parser
-                self._sink_error = exc
-            self._sink = None
-            self._wake()
-            return
         self._body.append(body)
         self._buffered += len(body)
-        self._wake()
+        if self._sink is None:  # a pushing task is woken by the body's end, not by its pieces
+            self._wake()
 
     def on_message_complete(self) -> None:
         if self._headers_done and not self.complete:
