@@ -33,6 +33,10 @@ def _copy_decoder(content_encoding: str | None) -> _Decoder | None:
     return None
 
 
+def _refuse(chunk: bytes) -> bool:
+    return False
+
+
 class RelayExchange:
     """Read the body with `read_body()` (streaming is False), or iterate it or `push` it to a
     writer (streaming is True; both may be used on one body, one after the other), then call
@@ -70,6 +74,10 @@ class RelayExchange:
         # Since when the upstream's next chunk has been awaited (monotonic); 0 while a chunk is
         # in hand (being sent): a slow client is not the upstream's silence.
         self._waiting_since = 0.0
+        # While pushing: where chunks go, when the last one was done, and one `_write` refused.
+        self._write: Callable[[bytes], bool] = _refuse
+        self._last = 0.0
+        self._refused: bytes | None = None
 
     def watch_gaps(self, on_gap: Callable[[float], None]) -> None:
         """Have `on_gap` told the upstream's silence before each chunk, in seconds."""
@@ -137,10 +145,12 @@ class RelayExchange:
         """Relay the rest of the body to `write` as it arrives, from the upstream client's own
         callbacks: no wake-up of the relaying task per chunk. Returns None once the body has
         ended, or a chunk `write` did not take (send it another way, then push again)."""
-        pusher = _Pusher(self, write)
-        await self._response.push(pusher.take)
-        if pusher.refused is not None:
-            return pusher.refused
+        self._write = write
+        self._last = self._waiting_since = self._monotonic()
+        await self._response.push(self._take)
+        refused, self._refused = self._refused, None
+        if refused is not None:
+            return refused
         tail = self._filter.flush() if self._filter is not None else b""
         self._filter = None
         if tail:
@@ -148,6 +158,30 @@ class RelayExchange:
             if not write(tail):
                 return tail
         return None
+
+    def _take(self, chunk: bytes) -> bool:
+        """`push`'s sink: one piece of the body, as the upstream client read it. The same
+        accounting as iterating: the wait before a piece is the upstream's, the work after it
+        the gateway's own."""
+        trace = self.trace
+        now = self._monotonic()
+        gap = now - self._last
+        trace.upstream_wait += gap
+        if trace.first_byte is None:
+            trace.first_byte = now
+        if self._on_gap is not None:
+            self._on_gap(gap)
+        self._observe(chunk)
+        if self._filter is not None:
+            chunk = self._filter.feed(chunk)
+        if chunk:
+            trace.bytes_out += len(chunk)
+            if not self._write(chunk):
+                self._refused = chunk  # in hand until the caller has sent it: not waiting
+                self._waiting_since = 0.0
+                return False
+        self._last = self._waiting_since = self._monotonic()
+        return True
 
     def own_seconds(self) -> float:
         """The gateway's own time so far: everything but the waits on the upstream."""
@@ -163,42 +197,3 @@ class RelayExchange:
         if self._reader is not None:
             self.trace.report = self._reader.report()
         self._on_finish(self, error)
-
-
-class _Pusher:
-    """One `RelayExchange.push`: takes each chunk the upstream hands over. It keeps the pull
-    path's accounting: the wait before a chunk is the upstream's, the work after it the
-    gateway's own."""
-
-    __slots__ = ("_exchange", "_last", "_monotonic", "_on_gap", "_write", "refused")
-
-    def __init__(self, exchange: RelayExchange, write: Callable[[bytes], bool]) -> None:
-        self._exchange = exchange
-        self._write = write
-        self._on_gap = exchange._on_gap
-        self._monotonic = exchange._monotonic
-        self._last = exchange._waiting_since = self._monotonic()
-        self.refused: bytes | None = None
-
-    def take(self, chunk: bytes) -> bool:
-        exchange = self._exchange
-        trace = exchange.trace
-        now = self._monotonic()
-        gap = now - self._last
-        trace.upstream_wait += gap
-        if trace.first_byte is None:
-            trace.first_byte = now
-        if self._on_gap is not None:
-            self._on_gap(gap)
-        exchange._observe(chunk)
-        stream_filter = exchange._filter
-        if stream_filter is not None:
-            chunk = stream_filter.feed(chunk)
-        if chunk:
-            trace.bytes_out += len(chunk)
-            if not self._write(chunk):
-                self.refused = chunk  # in hand until the caller has sent it: not waiting
-                exchange._waiting_since = 0.0
-                return False
-        self._last = exchange._waiting_since = self._monotonic()
-        return True

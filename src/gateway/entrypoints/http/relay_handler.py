@@ -202,11 +202,10 @@ async def _relay_chunks(
     framing. Where the protocol can then write chunks itself, the rest is pushed from the
     upstream client's callbacks straight to the client's transport; a chunk the paused
     transport cannot take goes Sanic's way, which waits for it."""
-    async for chunk in exchange:
-        await response.send(chunk)
-        break
-    else:
+    first = await anext(exchange, None)
+    if first is None:
         return  # an empty body
+    await response.send(first)
     write = _chunk_writer(request)
     if write is _not_written:
         async for chunk in exchange:
