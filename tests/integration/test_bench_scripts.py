@@ -39,6 +39,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         "paced_bench.py",
         "response_headers_bench.py",
         "stream_tail.py",
+        "stall_levels.py",
     ],
 )
 def test_bench_script_starts(script: str) -> None:
@@ -94,6 +95,19 @@ def test_ab_interleaved_w3_measures_cpu_per_stream_of_both_trees() -> None:
     assert "median CPU µs/stream: base" in done.stdout
     assert "this tree cheaper in" in done.stdout and " of 2 pairs" in done.stdout
     assert "median TTFB p99: base " in done.stdout and " of 2 rounds" in done.stdout
+
+
+def test_stall_levels_runs_every_side_at_every_level() -> None:
+    # This tree as the base too, and the Sanic floor: 2 levels, 1 run each, on loopback.
+    tree = str(BENCH.parent)
+    options = ("--contender", "relay_1w", "--levels", "4,8", "--repeats", "1", "--seconds", "1")
+    done = _bench("stall_levels.py", "--base", tree, *options, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for side in ("this", "base", "floor"):
+        for level in ("4", "8"):
+            assert f"{level:>5} streams, run 1, {side:5s}: stalled " in done.stdout
+        assert f"  {side}: 4: " in done.stdout and ", 8: " in done.stdout
+    assert "runs within the tolerance" in done.stdout
 
 
 def test_client_bench_measures_both_clients() -> None:
