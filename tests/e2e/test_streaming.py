@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 from pytest_mock import MockerFixture
 
+from gateway.application.exchange import RelayExchange
 from gateway.devtools.fake_provider import FakeProvider
 from gateway.entrypoints.http.protocol import GatewayHttpProtocol
 from tests.conftest import LiveGateway, gateway_settings, running_gateway
@@ -23,7 +24,9 @@ AUTH = {"authorization": "Bearer k"}
 STREAM_BODY = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
 
 
-async def test_stream_is_incremental(gateway: LiveGateway) -> None:
+async def test_stream_is_incremental(gateway: LiveGateway, mocker: MockerFixture) -> None:
+    # Observed, not replaced: the chunks after the first are pushed, one read at a time.
+    pushed = mocker.spy(RelayExchange, "_take")
     headers = {**AUTH, "x-fake-chunks": "6", "x-fake-chunk-delay-ms": "150"}
     arrivals: list[float] = []
     async with aiohttp.ClientSession() as http:
@@ -37,6 +40,7 @@ async def test_stream_is_incremental(gateway: LiveGateway) -> None:
     assert arrivals[0] < 0.3 and arrivals[-1] - arrivals[0] > 0.6
     event = gateway.events.events[-1]
     assert event.stream and event.ttft_ms is not None and event.ttft_ms < 300
+    assert pushed.call_count >= 5  # each delayed chunk its own read, after the first
 
 
 @pytest.mark.parametrize(
