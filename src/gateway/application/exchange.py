@@ -74,9 +74,8 @@ class RelayExchange:
         # Since when the upstream's next chunk has been awaited (monotonic); 0 while a chunk is
         # in hand (being sent): a slow client is not the upstream's silence.
         self._waiting_since = 0.0
-        # While pushing: where chunks go, when the last one was done, and one `_write` refused.
+        # While pushing: where chunks go, and the one `_write` refused.
         self._write: Callable[[bytes], bool] = _refuse
-        self._last = 0.0
         self._refused: bytes | None = None
 
     def watch_gaps(self, on_gap: Callable[[float], None]) -> None:
@@ -114,74 +113,66 @@ class RelayExchange:
     async def __anext__(self) -> bytes:
         if self._chunks is None:
             self._chunks = self._response.chunks()
-        trace = self.trace
         while True:
-            started = self._waiting_since = self._monotonic()
+            self._waiting_since = self._monotonic()
             try:
                 chunk = await self._chunks.__anext__()
             except StopAsyncIteration:
-                tail = self._filter.flush() if self._filter is not None else b""
-                self._filter = None
+                tail = self._flush_filter()
                 if tail:
-                    trace.bytes_out += len(tail)
                     return tail
                 raise
-            now = self._monotonic()
-            self._waiting_since = 0.0
-            trace.upstream_wait += now - started
-            if trace.first_byte is None:
-                trace.first_byte = now
-            if self._on_gap is not None:
-                self._on_gap(now - started)
-            self._observe(chunk)
-            if self._filter is not None:
-                chunk = self._filter.feed(chunk)
-                if not chunk:
-                    continue
-            trace.bytes_out += len(chunk)
-            return chunk
+            chunk = self._arrived(chunk)
+            if chunk:
+                return chunk
 
     async def push(self, write: Callable[[bytes], bool]) -> bytes | None:
         """Relay the rest of the body to `write` as it arrives, from the upstream client's own
         callbacks: no wake-up of the relaying task per chunk. Returns None once the body has
         ended, or a chunk `write` did not take (send it another way, then push again)."""
         self._write = write
-        self._last = self._waiting_since = self._monotonic()
+        self._waiting_since = self._monotonic()
         await self._response.push(self._take)
         refused, self._refused = self._refused, None
         if refused is not None:
             return refused
-        tail = self._filter.flush() if self._filter is not None else b""
-        self._filter = None
-        if tail:
-            self.trace.bytes_out += len(tail)
-            if not write(tail):
-                return tail
-        return None
+        tail = self._flush_filter()
+        return tail if tail and not write(tail) else None
 
     def _take(self, chunk: bytes) -> bool:
-        """`push`'s sink: one piece of the body, as the upstream client read it. The same
-        accounting as iterating: the wait before a piece is the upstream's, the work after it
-        the gateway's own."""
+        """`push`'s sink: one piece of the body, as the upstream client read it."""
+        chunk = self._arrived(chunk)
+        if chunk and not self._write(chunk):
+            self._refused = chunk  # in hand until the caller has sent it
+            return False
+        self._waiting_since = self._monotonic()
+        return True
+
+    def _arrived(self, chunk: bytes) -> bytes:
+        """A piece of the body, just arrived, however it was read: the wait before it is the
+        upstream's (and its gap), then it is read for usage and filtered. Returns what goes to
+        the client, b"" when the filter holds it all back; until it is sent, nothing is awaited."""
         trace = self.trace
         now = self._monotonic()
-        gap = now - self._last
-        trace.upstream_wait += gap
+        waited = now - self._waiting_since
+        self._waiting_since = 0.0
+        trace.upstream_wait += waited
         if trace.first_byte is None:
             trace.first_byte = now
         if self._on_gap is not None:
-            self._on_gap(gap)
+            self._on_gap(waited)
         self._observe(chunk)
         if self._filter is not None:
             chunk = self._filter.feed(chunk)
-        if chunk:
-            trace.bytes_out += len(chunk)
-            if not self._write(chunk):
-                self._refused = chunk  # in hand until the caller has sent it: not waiting
-                self._waiting_since = 0.0
-                return False
-        self._last = self._waiting_since = self._monotonic()
-        return True
+        trace.bytes_out += len(chunk)
+        return chunk
+
+    def _flush_filter(self) -> bytes:
+        """At the body's end: what the filter still holds (counted as sent)."""
+        tail = self._filter.flush() if self._filter is not None else b""
+        self._filter = None
+        self.trace.bytes_out += len(tail)
+        return tail
 
     def own_seconds(self) -> float:
         """The gateway's own time so far: everything but the waits on the upstream."""
