@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol
+from typing import Final, Protocol
 
 from gateway.application.batch_urls import rewrite_results_urls
 from gateway.application.request_trace import RequestTrace
@@ -31,6 +31,13 @@ def _copy_decoder(content_encoding: str | None) -> _Decoder | None:
     if content_encoding == "deflate":
         return zlib.decompressobj()
     return None
+
+
+# The usage reader reads a stream in batches of about this many bytes, not chunk by chunk. Its
+# cost in the server is its call chain run cold once per chunk (feed, the SSE splitter, the
+# event function, the JSON parse); once per batch, the same events cost about half. Nothing
+# reads usage before `finish()`, which reads the rest. It also bounds what a stream holds.
+READ_BATCH_BYTES: Final = 8192
 
 
 def _refuse(chunk: bytes) -> bool:
@@ -64,6 +71,12 @@ class RelayExchange:
         self._reader = reader
         self._encoding = content_encoding
         self._decoder = _copy_decoder(content_encoding) if reader is not None else None
+        # Whether the body is read for usage: not in an encoding the gateway cannot decode.
+        self._reading = reader is not None and (
+            content_encoding is None or self._decoder is not None
+        )
+        self._unread: list[bytes] = []  # arrived, not yet read for usage (see READ_BATCH_BYTES)
+        self._unread_bytes = 0
         self._filter = stream_filter
         self._rewrite_origin = rewrite_origin
         self._on_finish = on_finish
@@ -88,13 +101,29 @@ class RelayExchange:
         return self._monotonic() - since if since else 0.0
 
     def _observe(self, chunk: bytes) -> None:
-        reader = self._reader
-        if reader is None:
+        """Keep a piece of the body for the usage reader, decoded as the upstream encoded it."""
+        if not self._reading:
             return
-        if self._encoding is None:
-            reader.feed(chunk)
-        elif self._decoder is not None:
-            reader.feed(self._decoder.decompress(chunk))
+        if self._decoder is not None:
+            try:
+                chunk = self._decoder.decompress(chunk)
+            except zlib.error:
+                # The upstream's encoding is broken: the client still gets the bytes as they
+                # came, and the usage is what was read before (estimated if it was not final).
+                self._reading = False
+                return
+        self._unread.append(chunk)
+        self._unread_bytes += len(chunk)
+        if self._unread_bytes >= READ_BATCH_BYTES:
+            self._read_unread()
+
+    def _read_unread(self) -> None:
+        unread = self._unread
+        if not unread or self._reader is None:
+            return
+        self._reader.feed(unread[0] if len(unread) == 1 else b"".join(unread))
+        self._unread = []
+        self._unread_bytes = 0
 
     async def read_body(self) -> bytes:
         started = self._monotonic()
@@ -186,5 +215,6 @@ class RelayExchange:
         self._finished = True
         self._response.release()
         if self._reader is not None:
+            self._read_unread()
             self.trace.report = self._reader.report()
         self._on_finish(self, error)

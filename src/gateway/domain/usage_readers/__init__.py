@@ -1,7 +1,8 @@
 """Reading token usage out of provider response bodies, on the fly.
 
-A reader is fed the response body's bytes exactly as they arrive (already content-decoded) and
-never changes them: the relay forwards the original bytes and only tees a view into the reader.
+A reader is fed the response body's bytes in order (already content-decoded), in pieces of any
+size: the relay hands them over in batches, not as each chunk arrives. It never changes them:
+the relay forwards the original bytes and only tees a copy into the reader.
 `report()` may be called at any time (also after a cut-off stream) and tells what was seen so far.
 """
 
