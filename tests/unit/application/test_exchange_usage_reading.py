@@ -105,3 +105,11 @@ async def test_a_broken_encoding_stops_the_reading_and_the_client_gets_every_byt
     assert write.written == chunks
     report = exchange.trace.report
     assert report.usage.input_tokens == 20 and not report.final  # read up to the broken piece
+
+
+async def test_a_broken_compressed_body_is_answered_as_it_came() -> None:
+    body = b"\x1f\x8b\x08\x00" + b"\xff" * 20  # a gzip header, then no deflate data
+    exchange, finished = exchange_for(ScriptedResponse(body_chunks=[body]), content_encoding="gzip")
+    assert await exchange.read_body() == body
+    exchange.finish()
+    assert finished == [exchange] and exchange.trace.report == UsageReport()
