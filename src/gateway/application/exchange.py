@@ -214,7 +214,11 @@ class RelayExchange:
             return
         self._finished = True
         self._response.release()
-        if self._reader is not None:
-            self._read_unread()
-            self.trace.report = self._reader.report()
-        self._on_finish(self, error)
+        try:
+            if self._reader is not None:
+                self._read_unread()
+                self.trace.report = self._reader.report()
+        finally:
+            # A reader's bug must not cost the request its record and event: they are made
+            # with what was read (an estimate), and the bug is raised on to be logged.
+            self._on_finish(self, error)

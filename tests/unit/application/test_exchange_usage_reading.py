@@ -6,6 +6,8 @@ from __future__ import annotations
 import zlib
 from datetime import UTC, datetime
 
+import pytest
+
 from gateway.application.exchange import READ_BATCH_BYTES, RelayExchange
 from gateway.application.request_trace import RequestTrace
 from gateway.domain.caller import Caller
@@ -112,4 +114,19 @@ async def test_a_broken_compressed_body_is_answered_as_it_came() -> None:
     exchange, finished = exchange_for(ScriptedResponse(body_chunks=[body]), content_encoding="gzip")
     assert await exchange.read_body() == body
     exchange.finish()
+    assert finished == [exchange] and exchange.trace.report == UsageReport()
+
+
+class BrokenReader(RecordingReader):
+    def feed(self, chunk: bytes) -> None:
+        raise RuntimeError("a reader's bug")
+
+
+async def test_a_readers_bug_at_the_end_still_concludes_the_request() -> None:
+    exchange, finished = exchange_for(
+        ScriptedResponse(headers=SSE, body_chunks=[b"data: {}\n\n"]), BrokenReader()
+    )
+    assert await exchange.push(Writer()) is None
+    with pytest.raises(RuntimeError):
+        exchange.finish()
     assert finished == [exchange] and exchange.trace.report == UsageReport()
