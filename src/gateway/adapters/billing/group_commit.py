@@ -1,13 +1,14 @@
 """Group commit: many usage rows, one SQLite transaction.
 
-`add_many` queues rows and waits for the transaction that holds them. A single
-flusher task waits `linger` (a few ms) unless `max_batch` rows are queued already, takes
-whatever has accumulated (up to about `max_batch` rows; the rows of one call always commit
-together), commits it in the writer thread, wakes the waiters and starts again. The linger
-lets a transaction gather the records of concurrent requests instead of committing them one or
-two at a time: each commit is a hop to the writer thread and back and a write to the WAL,
-which cost more than the SQL of a few rows. `record()` runs after the response, so the linger
-delays no client; it widens, by as much, the window in which a SIGKILL can lose a record.
+`add_many` queues rows and waits for the transaction that holds them. A single flusher task
+waits `linger` (a few ms; 20 for the local ledger) unless `max_batch` rows are queued already,
+takes whatever has accumulated (up to about `max_batch` rows; the rows of one call always
+commit together), commits it in the writer thread, wakes the waiters and starts again. The
+linger lets a transaction gather the records of concurrent requests instead of committing them
+one or two at a time: each commit is a hop to the writer thread and back and a write of a few
+pages to the WAL, about 300 µs of CPU, far more than the SQL of a row. `record()` runs after
+the response, so the linger delays no client; it widens, by as much, the window in which a
+SIGKILL can lose a record.
 """
 
 from __future__ import annotations

@@ -46,11 +46,12 @@ class LocalBillingSettings:
     multipliers: dict[str, float]
     cache_ttl: float = 1.0
     max_batch: int = 1024
-    # Gather concurrent requests' records into one transaction (see group_commit.py). 5 ms, as
-    # the other per-request batches (events, access lines, metrics): paced, concurrent callers
-    # went from 7 to 15 rows per transaction and 94 -> 78 us per request; through the relay's
-    # UsageRecorder the gain was within the bench's spread.
-    commit_linger: float = 0.005
+    # Gather concurrent requests' records into one transaction (see group_commit.py). A
+    # transaction costs about 300 µs of CPU whatever it holds: at W3's 156 streams a second a
+    # 5 ms linger committed one row each, and 20 ms cut 146 µs per stream off production's CPU
+    # (docs/performance.md, sixteenth round), with no change at W2's 5,000 requests a second.
+    # It is also the window in which a SIGKILL loses the records not yet committed.
+    commit_linger: float = 0.02
     outbox: OutboxTuning = field(default_factory=OutboxTuning)
 
 
