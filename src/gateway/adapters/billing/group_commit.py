@@ -1,7 +1,7 @@
 """Group commit: many usage rows, one SQLite transaction.
 
 `add_many` queues rows and waits for the transaction that holds them. A single flusher task
-waits `linger` (a few ms; 20 for the local ledger) unless `max_batch` rows are queued already,
+waits `linger` (a few ms: the caller's setting) unless `max_batch` rows are queued already,
 takes whatever has accumulated (up to about `max_batch` rows; the rows of one call always
 commit together), commits it in the writer thread, wakes the waiters and starts again. The
 linger lets a transaction gather the records of concurrent requests instead of committing them
