@@ -268,3 +268,58 @@ async def test_a_fault_of_the_gateway_mid_stream_reaches_the_client_as_a_truncat
         event = (await gw.events.wait_for(1))[-1]
         assert event.outcome == "upstream_error" and event.error is not None
         assert event.error.type == "internal" and event.error.message == "RuntimeError"
+
+
+async def _http10(url: str, path: str, body: bytes, headers: str) -> tuple[bytes, bytes]:
+    """One HTTP/1.0 request; the response's head and all it sent until it closed."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        (
+            f"POST {path} HTTP/1.0\r\nhost: {host}\r\n{headers}"
+            f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+        ).encode()
+        + body
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    rest = await asyncio.wait_for(reader.read(), 10)  # to the close, which ends the body
+    writer.close()
+    return head, rest
+
+
+@pytest.mark.parametrize("keep_alive", [False, True], ids=["plain", "asks-keep-alive"])
+async def test_an_http10_client_gets_its_stream_unframed_and_ended_by_the_close(
+    gateway: LiveGateway, keep_alive: bool
+) -> None:
+    """HTTP/1.0 has no chunked coding (RFC 9112 6.1): chunk sizes would read as part of the
+    stream. The stream goes as it came, and the connection's close ends it, even when the
+    client asked to keep the connection."""
+    body = b'{"model":"c","max_tokens":8,"stream":true,"messages":[]}'
+    extra = "connection: keep-alive\r\n" if keep_alive else ""
+    head, stream = await _http10(
+        gateway.url, "/v1/messages", body, f"x-api-key: k\r\nx-fake-chunks: 40\r\n{extra}"
+    )
+    lowered = head.lower()
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"transfer-encoding" not in lowered and b"content-length" not in lowered
+    assert b"connection: close" in lowered
+    texts = [
+        json.loads(line[6:])["delta"]["text"]
+        for line in stream.split(b"\n")
+        if line.startswith(b"data: ") and b'"text_delta"' in line
+    ]
+    assert "".join(texts) == "".join(f"tok{i} " for i in range(40))
+    assert stream.startswith(b"event: message_start\n")  # no chunk size before it
+    assert stream.rstrip().endswith(b'data: {"type":"message_stop"}')
+    event = (await gateway.events.wait_for(1))[-1]
+    assert event.outcome == "ok" and event.usage.output_tokens == 40
+    assert event.bytes_out == len(stream)
+
+
+async def test_an_http10_client_gets_a_whole_answer_with_its_length(gateway: LiveGateway) -> None:
+    body = b'{"model":"c","max_tokens":8,"messages":[]}'
+    head, answer = await _http10(gateway.url, "/v1/messages", body, "x-api-key: k\r\n")
+    lowered = head.lower()
+    assert head.startswith(b"HTTP/1.1 200") and b"transfer-encoding" not in lowered
+    assert f"content-length: {len(answer)}".encode() in lowered
+    assert json.loads(answer)["type"] == "message"

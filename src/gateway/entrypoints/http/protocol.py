@@ -1,5 +1,5 @@
-"""Sanic's HTTP protocol, with server.http.read_timeout over a request's body as well, and a
-direct write for a stream's chunks."""
+"""Sanic's HTTP protocol, with server.http.read_timeout over a request's body as well, a direct
+write for a stream's chunks, and HTTP/1.0 framing for an HTTP/1.0 client's streams."""
 
 from __future__ import annotations
 
@@ -7,8 +7,62 @@ from time import monotonic
 from typing import Any
 
 from sanic.exceptions import RequestTimeout
+from sanic.headers import format_http1_response
+from sanic.helpers import has_message_body
 from sanic.http.constants import Stage
+from sanic.http.http1 import Http
 from sanic.server.protocols.http_protocol import HttpProtocol
+
+
+class GatewayHttp(Http):
+    """Sanic's HTTP/1 connection, which frames a body of unknown length in chunks for every
+    client. An HTTP/1.0 client knows no chunked coding (RFC 9112 6.1: a server must not send
+    Transfer-Encoding in answer to HTTP/1.0), so it would read the chunk sizes as part of the
+    body: a relayed stream's `data:` lines with hexadecimal lines between them. Here such a
+    body goes unframed, and the connection's close ends it (RFC 9112 6.3, the last rule), as
+    HTTP/1.0 defines. Everything else is Sanic's own path."""
+
+    __slots__ = ()
+
+    async def http1_response_header(self, data: bytes, end_stream: bool) -> None:
+        if self._closes_to_end(data, end_stream):
+            await self._send_close_delimited_head(data)
+        else:
+            await super().http1_response_header(data, end_stream)
+
+    def _closes_to_end(self, data: bytes, end_stream: bool) -> bool:
+        """A body of unknown length, to an HTTP/1.0 client: Sanic would chunk it."""
+        response = self.response
+        if end_stream or self.head_only or self.request.version != "1.0":
+            return False
+        if not data and getattr(response, "body", None):
+            return False  # Sanic sends a body set on the response whole, with its length
+        status = response.status
+        return (
+            isinstance(status, int)
+            and status >= 200
+            and has_message_body(status)  # type: ignore[no-untyped-call]
+            and "content-length" not in response.headers
+        )
+
+    async def _send_close_delimited_head(self, data: bytes) -> None:
+        response = self.response
+        self.keep_alive = False  # even when the client asked for keep-alive: the close ends it
+        self.response_size = len(data)
+        response.headers["connection"] = "close"
+        head = format_http1_response(response.status, response.processed_headers)
+        if self.protocol.access_log:
+            self.log_response()
+        self.response_func = self._close_delimited_body
+        await self._send(head + data)
+        self.stage = Stage.RESPONSE
+
+    async def _close_delimited_body(self, data: bytes, end_stream: bool) -> None:
+        if data:
+            await self._send(data)
+        if end_stream:  # Sanic's loop then closes the connection (keep_alive is off)
+            self.response_func = None  # type: ignore[assignment]  # as Sanic ends a body
+            self.stage = Stage.IDLE
 
 
 class GatewayHttpProtocol(HttpProtocol):
@@ -27,6 +81,7 @@ class GatewayHttpProtocol(HttpProtocol):
     bytes are."""
 
     __slots__ = ("_awaiting_body",)  # Sanic's protocols are slotted
+    HTTP_CLASS = GatewayHttp
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
