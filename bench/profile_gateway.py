@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -167,7 +168,14 @@ def _profile_paced(args: argparse.Namespace, running: cs.Running, work: Path, py
     os.sched_setaffinity(0, {int(cs.LOAD_CPUS)})
     out = work / "profile.txt"
     spy = None
-    if args.cprofile is None:
+    perf: list[str] = []
+    perf_thread = None
+    if args.perf:  # alongside the streams, from a thread: perf runs as its own process
+        perf_thread = threading.Thread(
+            target=lambda: perf.append(_perf_profile(running.proc.pid, args.seconds, work))  # type: ignore[union-attr]
+        )
+        perf_thread.start()
+    elif args.cprofile is None:
         spy = subprocess.Popen(
             [
                 *(py_spy, "record", "--format", "raw", "--nonblocking", "-r", "250"),
@@ -181,6 +189,10 @@ def _profile_paced(args: argparse.Namespace, running: cs.Running, work: Path, py
         running.port, args.api, running.key, args.streams, args.seconds
     )
     print(f"streams: {len(good)} ({errors} errors)")
+    if perf_thread is not None:
+        perf_thread.join(timeout=args.seconds + 180)
+        print("\n".join(perf))
+        return
     if spy is not None:
         spy.wait(timeout=args.seconds + 60)
         print(summarize(out.read_text() if out.exists() else ""))
