@@ -217,7 +217,8 @@ class RelayExchange:
         try:
             if self._reader is not None:
                 self._read_unread()
-                self.trace.report = self._reader.report()
+                # The text only serves an estimate, which a final usage makes moot.
+                self.trace.report = self._reader.report(text_when_final=False)
         finally:
             # A reader's bug must not cost the request its record and event: they are made
             # with what was read (an estimate), and the bug is raised on to be logged.

@@ -27,7 +27,7 @@ class RecordingReader:
     def feed(self, chunk: bytes) -> None:
         self.fed.append(chunk)
 
-    def report(self) -> UsageReport:
+    def report(self, *, text_when_final: bool = True) -> UsageReport:
         return UsageReport()
 
 

@@ -46,6 +46,11 @@ class UsageReader(Protocol):
         """Take the next piece of the body. Never raises on malformed input: it is ignored."""
         ...
 
-    def report(self) -> UsageReport:
-        """What has been seen so far."""
+    def report(self, *, text_when_final: bool = True) -> UsageReport:
+        """What has been seen so far.
+
+        `text_when_final=False` lets a reader leave `output_text_bytes` short when the report is
+        final: the text only serves the estimate of a body without its final usage, so a reader
+        may then skip the events that carry nothing else. Every other field is the same either
+        way, and a report that is not final always counts all of the text."""
         ...

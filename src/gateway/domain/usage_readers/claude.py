@@ -28,7 +28,7 @@ from gateway.domain.usage_readers.readers import (
     FixedUsageReader,
     JsonLinesUsageReader,
     JsonUsageReader,
-    SseUsageReader,
+    TailFirstSseUsageReader,
 )
 from gateway.domain.usage_readers.scan import (
     JsonObject,
@@ -160,8 +160,34 @@ def on_batch_line(state: Accumulator, line: bytes) -> None:
     state.usage = state.usage + usage_of(get_dict(get_dict(result, "message"), "usage"))
 
 
+# Named events that add text or nothing: on_sse_event goes by the name when there is one. The
+# others set more (message_delta's counts overlay the usage in order; message_start, error),
+# and an unnamed event is told by its payload: neither is plain.
+_PLAIN_EVENTS: Final = frozenset(
+    (b"content_block_delta", b"content_block_start", b"content_block_stop", b"ping")
+)
+
+
+def _plain_event(name: bytes | None, data: bytes) -> bool:
+    return name in _PLAIN_EVENTS
+
+
+def _has_id(state: Accumulator) -> bool:
+    return state.response_id is not None
+
+
+def _has_usage_and_stop(state: Accumulator) -> bool:
+    return state.final and state.terminal_status is not None
+
+
 def messages_sse_reader() -> UsageReader:
-    return SseUsageReader(on_sse_event, Accumulator())
+    return TailFirstSseUsageReader(
+        on_sse_event,
+        Accumulator(),
+        may_defer=_has_id,
+        settled=_has_usage_and_stop,
+        plain=_plain_event,
+    )
 
 
 def messages_json_reader() -> UsageReader:

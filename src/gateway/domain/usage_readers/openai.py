@@ -31,7 +31,7 @@ from gateway.domain.usage_readers.base import StreamError, UsageReader
 from gateway.domain.usage_readers.readers import (
     Accumulator,
     JsonUsageReader,
-    SseUsageReader,
+    TailFirstSseUsageReader,
 )
 from gateway.domain.usage_readers.scan import (
     JsonObject,
@@ -155,8 +155,30 @@ def apply_chat_json(state: Accumulator, obj: JsonObject) -> None:
     apply_chat(state, obj)
 
 
+# A chunk sets the id and model (the first with an id), the usage and the finish reason (the
+# last non-null of each, which the stream's end settles), an error, and text. Once the id is
+# read, a chunk without an error adds text or what the end settles. (A real "error" member
+# shows as `"error"`: inside a string value its quotes would be escaped.)
+def _plain_chunk(name: bytes | None, data: bytes) -> bool:
+    return b'"error"' not in data
+
+
+def _has_id(state: Accumulator) -> bool:
+    return state.response_id is not None
+
+
+def _has_usage_and_finish(state: Accumulator) -> bool:
+    return state.final and state.terminal_status is not None
+
+
 def chat_sse_reader() -> UsageReader:
-    return SseUsageReader(on_chat_event, Accumulator())
+    return TailFirstSseUsageReader(
+        on_chat_event,
+        Accumulator(),
+        may_defer=_has_id,
+        settled=_has_usage_and_finish,
+        plain=_plain_chunk,
+    )
 
 
 def chat_json_reader() -> UsageReader:

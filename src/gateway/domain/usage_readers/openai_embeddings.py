@@ -62,7 +62,7 @@ class EmbeddingsUsageReader:
                 self._tail = [b"".join(self._tail)[-KEEP_BYTES:]]
                 self._tail_size = KEEP_BYTES
 
-    def report(self) -> UsageReport:
+    def report(self, *, text_when_final: bool = True) -> UsageReport:
         if self._report is None:
             self._report = self._read()
         return self._report

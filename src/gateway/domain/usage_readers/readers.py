@@ -16,7 +16,7 @@ from gateway.domain.usage import ZERO_USAGE, Usage
 from gateway.domain.usage_readers.base import StreamError, UsageReport
 from gateway.domain.usage_readers.json_array import JsonArraySplitter
 from gateway.domain.usage_readers.scan import MALFORMED, JsonObject, loads_object
-from gateway.domain.usage_readers.sse import SseParser
+from gateway.domain.usage_readers.sse import SseEvent, SseParser
 
 # A JSON body larger than this is not buffered any further and reports nothing: no generative
 # answer comes near it (huge embeddings lists are read without buffering: openai_embeddings.py).
@@ -61,7 +61,7 @@ class NullUsageReader:
     def feed(self, chunk: bytes) -> None:
         return None
 
-    def report(self) -> UsageReport:
+    def report(self, *, text_when_final: bool = True) -> UsageReport:
         return EMPTY_REPORT
 
 
@@ -76,7 +76,7 @@ class FixedUsageReader:
     def feed(self, chunk: bytes) -> None:
         return None
 
-    def report(self) -> UsageReport:
+    def report(self, *, text_when_final: bool = True) -> UsageReport:
         return self._report
 
 
@@ -100,7 +100,7 @@ class SseUsageReader(Generic[S]):
             except MALFORMED:
                 continue
 
-    def report(self) -> UsageReport:
+    def report(self, *, text_when_final: bool = True) -> UsageReport:
         pending = self._parser.pending()
         if pending is None:
             return self._state.build()
@@ -112,6 +112,117 @@ class SseUsageReader(Generic[S]):
         except MALFORMED:
             return self._state.build()
         return state.build()
+
+
+# What a TailFirstSseUsageReader keeps unread at most (event data): past it, it reads what it
+# kept. It bounds what a stream holds; a chat stream of OpenAI's is 270-300 bytes an event.
+DEFERRED_MAX_BYTES: Final = 32 << 10
+
+
+class TailFirstSseUsageReader(Generic[S]):
+    """text/event-stream as SseUsageReader reads it, with the reading of the events that only
+    serve an estimate left until a report needs them.
+
+    Once `may_defer(state)` holds (the stream's opening events are read), each event is kept
+    unread, up to DEFERRED_MAX_BYTES. A report that needs everything (`text_when_final`, or no
+    final usage found) reads what was kept, in order, on a copy of the state: the same report
+    as SseUsageReader's. A report that may leave the text short reads the kept events from the
+    last back, each on a scratch state, until `settled(scratch)` says they hold what a forward
+    read would end with (a provider's last usage and last finish reason, whose last value
+    wins), then reads that suffix forward. The events before it are not read: they can only
+    add text, as `plain(name, data)` said of each when it was kept (the suffix starts early
+    enough to take in any event that was not plain). Nothing settled: everything is read."""
+
+    __slots__ = (
+        "_first_marked",
+        "_kept",
+        "_kept_bytes",
+        "_may_defer",
+        "_on_event",
+        "_parser",
+        "_plain",
+        "_settled",
+        "_state",
+    )
+
+    def __init__(
+        self,
+        on_event: Callable[[S, bytes | None, bytes], None],
+        state: S,
+        *,
+        may_defer: Callable[[S], bool],
+        settled: Callable[[S], bool],
+        plain: Callable[[bytes | None, bytes], bool],
+    ) -> None:
+        self._on_event = on_event
+        self._state = state
+        self._parser = SseParser()
+        self._may_defer = may_defer
+        self._settled = settled
+        self._plain = plain
+        self._kept: list[SseEvent] = []
+        self._kept_bytes = 0
+        self._first_marked = -1  # the index in _kept of the first event that was not plain
+
+    def feed(self, chunk: bytes) -> None:
+        if type(chunk) is not bytes:  # a view of a buffer the relay reuses
+            chunk = bytes(chunk)
+        kept, plain = self._kept, self._plain
+        for event in self._parser.feed(chunk):
+            if not kept and not self._may_defer(self._state):
+                self._read(self._state, event)
+                continue
+            name, data = event
+            if self._first_marked < 0 and not plain(name, data):
+                self._first_marked = len(kept)
+            kept.append(event)
+            self._kept_bytes += len(data)
+            if self._kept_bytes > DEFERRED_MAX_BYTES:
+                self._read_kept()
+
+    def report(self, *, text_when_final: bool = True) -> UsageReport:
+        events = self._kept
+        pending = self._parser.pending()
+        if pending is not None:  # an event left without its blank line: read, not consumed
+            events = [*events, pending]
+        start = 0 if text_when_final else self._settled_from(events)
+        state = self._read_from(events, start)
+        if start and not state.final:  # a report that is not final counts all of the text
+            state = self._read_from(events, 0)
+        return state.build()
+
+    def _read_from(self, events: list[SseEvent], start: int) -> S:
+        state = replace(self._state)
+        for event in events[start:] if start else events:
+            self._read(state, event)
+        return state
+
+    def _settled_from(self, events: list[SseEvent]) -> int:
+        """Where to start reading `events`: at the shortest suffix that settles the report, or at
+        the first event that was not plain if that is earlier; 0 when nothing settles."""
+        scratch = type(self._state)()
+        for index in range(len(events) - 1, -1, -1):
+            self._read(scratch, events[index])
+            if self._settled(scratch):
+                # A longer suffix settles too: start it at the first event that was not plain,
+                # if earlier, so that what is skipped can only have added text. (A pending
+                # event is last: it is never skipped, so it was never asked.)
+                first = self._first_marked
+                return index if first < 0 else min(index, first)
+        return 0
+
+    def _read(self, state: S, event: SseEvent) -> None:
+        try:
+            self._on_event(state, *event)
+        except MALFORMED:
+            return
+
+    def _read_kept(self) -> None:
+        for event in self._kept:
+            self._read(self._state, event)
+        self._kept.clear()  # in place: feed() holds the list
+        self._kept_bytes = 0
+        self._first_marked = -1
 
 
 class JsonUsageReader:
@@ -137,7 +248,7 @@ class JsonUsageReader:
             self._parts.append(_as_bytes(chunk))
         self._report = None
 
-    def report(self) -> UsageReport:
+    def report(self, *, text_when_final: bool = True) -> UsageReport:
         if self._report is None:
             self._report = self._read()
         return self._report
@@ -181,7 +292,7 @@ class JsonArrayUsageReader(Generic[S]):
         except MALFORMED:
             return
 
-    def report(self) -> UsageReport:
+    def report(self, *, text_when_final: bool = True) -> UsageReport:
         return self._state.build()
 
 
@@ -212,7 +323,7 @@ class JsonLinesUsageReader:
         for line in lines:
             self._line(self._state, line)
 
-    def report(self) -> UsageReport:
+    def report(self, *, text_when_final: bool = True) -> UsageReport:
         if not self._tail:
             return self._state.build()
         last = b"".join(self._tail)
