@@ -163,6 +163,29 @@ def test_a_stream_longer_than_the_bound_is_read_as_it_goes(
     assert full.output_text_bytes - short.output_text_bytes <= DEFERRED_MAX_BYTES
 
 
+def test_an_error_read_on_the_way_does_not_hide_a_later_one(
+    check_every_way: CheckEveryWay,
+) -> None:
+    """The first event that was not plain is read once the bound is passed: the next one is
+    then the one the suffix must not start after."""
+    delta = _delta("y" * 200)
+
+    def fill(size: int) -> bytes:
+        return delta * (size // len(delta) + 1)
+
+    first = _chat_chunk(error={"message": "first", "type": "a"})
+    second = _chat_chunk(error={"message": "second", "type": "b"})
+    # The bound is passed with both kept, 12 KiB apart: the oldest 8 KiB read take the first
+    # error and leave the second kept, which the suffix must then start at.
+    before_second = fill(12 << 10)
+    after_second = fill(DEFERRED_MAX_BYTES - len(before_second) + (4 << 10))
+    body = _delta("x") + first + before_second + second + after_second + CHAT_END
+    full, short = check_every_way(chat_sse, body)
+    assert full.stream_error is not None and full.stream_error.message == "second"
+    assert short.stream_error == full.stream_error
+    assert short.output_text_bytes < full.output_text_bytes  # the middle was not all read
+
+
 def _claude_event(kind: str, payload: dict[str, object]) -> bytes:
     return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
 

@@ -114,9 +114,11 @@ class SseUsageReader(Generic[S]):
         return state.build()
 
 
-# What a TailFirstSseUsageReader keeps unread at most (event data): past it, it reads what it
-# kept. It bounds what a stream holds; a chat stream of OpenAI's is 270-300 bytes an event.
+# What a TailFirstSseUsageReader keeps unread at most (event data; an OpenAI chat event is
+# 270-300 bytes): past it, it reads its oldest DEFERRED_READ_BYTES, so that what a stream holds
+# and the loop turn that reads them stay bounded (the exchange's batches are 8 KiB as well).
 DEFERRED_MAX_BYTES: Final = 32 << 10
+DEFERRED_READ_BYTES: Final = 8 << 10
 
 
 class TailFirstSseUsageReader(Generic[S]):
@@ -178,7 +180,7 @@ class TailFirstSseUsageReader(Generic[S]):
             kept.append(event)
             self._kept_bytes += len(data)
             if self._kept_bytes > DEFERRED_MAX_BYTES:
-                self._read_kept()
+                self._read_oldest()
 
     def report(self, *, text_when_final: bool = True) -> UsageReport:
         events = self._kept
@@ -217,12 +219,23 @@ class TailFirstSseUsageReader(Generic[S]):
         except MALFORMED:
             return
 
-    def _read_kept(self) -> None:
-        for event in self._kept:
+    def _read_oldest(self) -> None:
+        kept = self._kept
+        read = count = 0
+        for event in kept:
             self._read(self._state, event)
-        self._kept.clear()  # in place: feed() holds the list
-        self._kept_bytes = 0
-        self._first_marked = -1
+            read += len(event[1])
+            count += 1
+            if read >= DEFERRED_READ_BYTES:
+                break
+        del kept[:count]  # in place: feed() holds the list
+        self._kept_bytes -= read
+        if self._first_marked >= count:
+            self._first_marked -= count
+        elif self._first_marked >= 0:  # it was read: find the next one, if any
+            plain = self._plain
+            marked = (i for i, (name, data) in enumerate(kept) if not plain(name, data))
+            self._first_marked = next(marked, -1)
 
 
 class JsonUsageReader:
