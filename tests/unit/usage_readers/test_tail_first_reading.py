@@ -17,6 +17,7 @@ from gateway.domain.usage_readers.readers import DEFERRED_MAX_BYTES
 
 chat_sse = partial(usage_reader_for, Provider.OPENAI, Operation.CHAT_COMPLETIONS, BodyFraming.SSE)
 messages_sse = partial(usage_reader_for, Provider.CLAUDE, Operation.MESSAGES, BodyFraming.SSE)
+responses_sse = partial(usage_reader_for, Provider.OPENAI, Operation.RESPONSES, BodyFraming.SSE)
 
 MakeReader = Callable[[], UsageReader]
 Splits = Callable[[bytes, int], list[bytes]]
@@ -76,6 +77,10 @@ def _cut_at_every_event(body: bytes) -> list[bytes]:
         (chat_sse, "openai_chat_tool_stream.txt", b"\n"),
         (messages_sse, "claude_messages_stream.txt", b"\n"),
         (messages_sse, "claude_messages_stream.txt", b"\r"),
+        (responses_sse, "openai_responses_stream.txt", b"\n"),
+        (responses_sse, "openai_responses_stream.txt", b"\r\n"),
+        (responses_sse, "openai_responses_incomplete.txt", b"\n"),
+        (responses_sse, "openai_responses_failed.txt", b"\n"),
     ],
 )
 def test_every_field_but_the_text_is_the_forward_reads(
@@ -222,3 +227,12 @@ def test_claude_counts_restated_in_the_middle_are_kept(check_every_way: CheckEve
     assert full.usage.input_tokens == short.usage.input_tokens == 12
     assert full.usage.output_tokens == short.usage.output_tokens == 3
     assert short.terminal_status == "end_turn"
+
+
+def test_a_responses_stream_is_read_from_its_terminal_event(
+    check_every_way: CheckEveryWay, fixture_bytes: Callable[[str], bytes]
+) -> None:
+    full, short = check_every_way(responses_sse, fixture_bytes("openai_responses_stream.txt"))
+    assert full.final and full.terminal_status == "completed"
+    assert full.output_text_bytes > 0 and short.output_text_bytes == 0  # no delta was read
+    assert short.response_id == full.response_id

@@ -17,7 +17,11 @@ from typing import Any, Final
 
 from gateway.domain.usage_readers.base import StreamError, UsageReader
 from gateway.domain.usage_readers.openai import RESPONSES_KEYS, error_of, openai_usage
-from gateway.domain.usage_readers.readers import Accumulator, JsonUsageReader, SseUsageReader
+from gateway.domain.usage_readers.readers import (
+    Accumulator,
+    JsonUsageReader,
+    TailFirstSseUsageReader,
+)
 from gateway.domain.usage_readers.scan import (
     JsonObject,
     event_type,
@@ -120,8 +124,32 @@ def _strings_bytes(obj: JsonObject) -> int:
     return total
 
 
+# Named events that add text or nothing: all but the terminal ones (each sets the usage, the
+# status, the id and an error, keeping what it lacks: every one is read), response.created
+# and error. An unnamed event is told by its payload: not plain.
+_NOT_PLAIN: Final = _TERMINAL_EVENTS | {b"response.created", b"error"}
+
+
+def _plain_event(name: bytes | None, data: bytes) -> bool:
+    return name is not None and name not in _NOT_PLAIN
+
+
+def _has_id(state: Accumulator) -> bool:
+    return state.response_id is not None
+
+
+def _ended(state: Accumulator) -> bool:
+    return state.final
+
+
 def responses_sse_reader() -> UsageReader:
-    return SseUsageReader(on_responses_event, Accumulator())
+    return TailFirstSseUsageReader(
+        on_responses_event,
+        Accumulator(),
+        may_defer=_has_id,
+        settled=_ended,
+        plain=_plain_event,
+    )
 
 
 def responses_json_reader() -> UsageReader:
