@@ -119,6 +119,10 @@ class SseUsageReader(Generic[S]):
 # and the loop turn that reads them stay bounded (the exchange's batches are 8 KiB as well).
 DEFERRED_MAX_BYTES: Final = 32 << 10
 DEFERRED_READ_BYTES: Final = 8 << 10
+# How many events a report reads back from the end before it gives up and reads them all: a
+# stream's end settles in one to three (OpenAI: [DONE], the usage, the finish reason), and a
+# stream that does not settle would otherwise be read twice.
+SETTLE_WITHIN_EVENTS: Final = 8
 
 
 class TailFirstSseUsageReader(Generic[S]):
@@ -201,9 +205,10 @@ class TailFirstSseUsageReader(Generic[S]):
 
     def _settled_from(self, events: list[SseEvent]) -> int:
         """Where to start reading `events`: at the shortest suffix that settles the report, or at
-        the first event that was not plain if that is earlier; 0 when nothing settles."""
+        the first event that was not plain if that is earlier; 0 when no suffix of up to
+        SETTLE_WITHIN_EVENTS events settles it."""
         scratch = type(self._state)()
-        for index in range(len(events) - 1, -1, -1):
+        for index in range(len(events) - 1, max(len(events) - SETTLE_WITHIN_EVENTS, 0) - 1, -1):
             self._read(scratch, events[index])
             if self._settled(scratch):
                 # A longer suffix settles too: start it at the first event that was not plain,
