@@ -12,15 +12,17 @@ import orjson
 import pytest
 
 from gateway.domain.provider import Operation, Provider
+from gateway.domain.usage import Usage
 from gateway.domain.usage_readers import BodyFraming, UsageReader, UsageReport, usage_reader_for
-from gateway.domain.usage_readers.readers import DEFERRED_MAX_BYTES
+from gateway.domain.usage_readers.readers import (
+    DEFERRED_MAX_BYTES,
+    Accumulator,
+    TailFirstSseUsageReader,
+)
 
 chat_sse = partial(usage_reader_for, Provider.OPENAI, Operation.CHAT_COMPLETIONS, BodyFraming.SSE)
 messages_sse = partial(usage_reader_for, Provider.CLAUDE, Operation.MESSAGES, BodyFraming.SSE)
 responses_sse = partial(usage_reader_for, Provider.OPENAI, Operation.RESPONSES, BodyFraming.SSE)
-gemini_sse = partial(
-    usage_reader_for, Provider.GEMINI, Operation.STREAM_GENERATE_CONTENT, BodyFraming.SSE
-)
 
 MakeReader = Callable[[], UsageReader]
 Splits = Callable[[bytes, int], list[bytes]]
@@ -84,8 +86,6 @@ def _cut_at_every_event(body: bytes) -> list[bytes]:
         (responses_sse, "openai_responses_stream.txt", b"\r\n"),
         (responses_sse, "openai_responses_incomplete.txt", b"\n"),
         (responses_sse, "openai_responses_failed.txt", b"\n"),
-        (gemini_sse, "gemini_stream_sse.txt", b"\n"),
-        (gemini_sse, "gemini_stream_sse.txt", b"\r\n"),
     ],
 )
 def test_every_field_but_the_text_is_the_forward_reads(
@@ -243,38 +243,39 @@ def test_a_responses_stream_is_read_from_its_terminal_event(
     assert short.response_id == full.response_id
 
 
-def _gemini_chunk(text: str, tokens: int, finish: str | None = None) -> bytes:
-    candidate: dict[str, object] = {"content": {"role": "model", "parts": [{"text": text}]}}
-    if finish is not None:
-        candidate["finishReason"] = finish
-    usage = {"promptTokenCount": 7, "candidatesTokenCount": tokens, "totalTokenCount": 7 + tokens}
-    body = {"candidates": [candidate], "usageMetadata": usage, "responseId": "r1"}
-    return b"data: " + orjson.dumps(body) + b"\r\n\r\n"
+def _toy_event(state: Accumulator, name: bytes | None, data: bytes) -> None:
+    """A provider whose usage is final only once a finish reason came before it (as Gemini's):
+    read back from the end, a usage before the finish reason looks settled."""
+    if state.response_id is None:
+        state.response_id = "id"
+    if data == b"usage":
+        state.usage = Usage(output_tokens=1)
+        state.final = state.final or state.terminal_status is not None
+    elif data == b"finish":
+        state.terminal_status = "stop"
+    else:
+        state.output_text_bytes += len(data)
 
 
-def test_a_gemini_stream_is_read_from_its_last_chunk(check_every_way: CheckEveryWay) -> None:
-    body = b"".join(_gemini_chunk(f"w{i} ", i + 1) for i in range(40))
-    body += _gemini_chunk("end", 41, finish="STOP")
-    full, short = check_every_way(gemini_sse, body)
-    assert full.final and full.usage.output_tokens == 41 and full.terminal_status == "STOP"
-    assert short.output_text_bytes == len("w0 ") + len("end")  # the first chunk, and the last
+def _toy_reader() -> UsageReader:
+    return TailFirstSseUsageReader(
+        _toy_event,
+        Accumulator(),
+        may_defer=lambda state: state.response_id is not None,
+        settled=lambda state: state.final,
+        plain=lambda name, data: True,
+    )
 
 
 def test_a_suffix_that_is_not_final_read_forward_means_everything_is_read(
     check_every_way: CheckEveryWay,
 ) -> None:
-    """Read back from the end, a usage before the last finish reason looks settled; read
-    forward it is not final (Gemini's usage counts once seen with or after a finish reason).
-    A report that is not final counts all of the text, so the middle is read after all."""
-    body = (
-        _gemini_chunk("a", 1)
-        + _gemini_chunk("middle", 2)
-        + _gemini_chunk("b", 3)
-        + _gemini_chunk("", 3, finish="STOP").replace(b',"usageMetadata"', b',"x"')
-    )
-    full, short = check_every_way(gemini_sse, body)
-    assert not full.final and full.terminal_status == "STOP"
-    assert short == full  # "middle" counted too
+    """The suffix settled read backwards, but read forward it is not final: a report that is
+    not final counts all of the text, so the middle is read after all."""
+    body = b"data: hello\n\ndata: middle\n\ndata: usage\n\ndata: finish\n\n"
+    full, short = check_every_way(_toy_reader, body)
+    assert not full.final and full.output_text_bytes == len("hello") + len("middle")
+    assert short == full
 
 
 def test_a_stream_that_does_not_settle_soon_is_read_forward(

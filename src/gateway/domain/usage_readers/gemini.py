@@ -12,9 +12,8 @@ Mapping (contract "Usage, one meaning"):
 Streams (SSE with `alt=sse`, or one streamed JSON array without it) carry a whole
 GenerateContentResponse per chunk, usually each with `usageMetadata`: the *last* one seen is
 the usage (never a sum). It is final once it was seen with or after a `finishReason` (or a
-`promptFeedback.blockReason`, which ends a stream with no candidates). In the JSON-array
-stream every chunk is parsed; the SSE stream is read from its end when the text may be left
-short (readers.TailFirstSseUsageReader).
+`promptFeedback.blockReason`, which ends a stream with no candidates). Every chunk is parsed: each
+carries both text to count and (usually) usageMetadata, so no pre-filter would skip any.
 countTokens is informational (zero usage); embedContent/batchEmbedContents answers carry no
 usage on the wire (only embeddings), so they report zero usage too, final.
 """
@@ -33,7 +32,7 @@ from gateway.domain.usage_readers.readers import (
     FixedUsageReader,
     JsonArrayUsageReader,
     JsonUsageReader,
-    TailFirstSseUsageReader,
+    SseUsageReader,
 )
 from gateway.domain.usage_readers.scan import JsonObject, as_int, get_str, utf8_len
 
@@ -130,32 +129,10 @@ def _parts_bytes(content: Any) -> int:
     return total
 
 
-# A chunk sets the id and model (the first with one), text, the usage and the finish reason
-# (the last of each), whether the usage is final (one seen with or after a finish reason), and
-# an error. Read from the end, the last chunk (finish reason and usage) settles the report;
-# the chunks before it add text or what the end overrides, but an error. Should the suffix
-# alone not make the report final (a finish reason only in the middle), the reader reads
-# everything: a report that is not final counts all of the text.
-def _plain_chunk(name: bytes | None, data: bytes) -> bool:
-    return b'"error"' not in data
-
-
-def _has_id(state: GeminiState) -> bool:
-    return state.response_id is not None
-
-
-def _final(state: GeminiState) -> bool:
-    return state.final
-
-
 def generate_sse_reader() -> UsageReader:
-    return TailFirstSseUsageReader(
-        on_sse_event,
-        GeminiState(),
-        may_defer=_has_id,
-        settled=_final,
-        plain=_plain_chunk,
-    )
+    # Not read from its end (readers.TailFirstSseUsageReader): measured, the server showed no
+    # gain (docs/performance.md, seventeenth round).
+    return SseUsageReader(on_sse_event, GeminiState())
 
 
 def generate_array_reader() -> UsageReader:
