@@ -11,7 +11,8 @@ Only four event names are looked at (the `event:` line, so pings, block starts a
 no parse). The text bytes of a `content_block_delta` are counted by parsing that payload: a
 regex over the raw bytes was measured slower (`bench/usage_readers_bench.py`: ~0.85 us vs
 ~0.55 us for a typical delta, as JSON's many quotes defeat the regex's prefix search), and the
-parse counts escaped text exactly.
+parse counts escaped text exactly. The deltas of a stream are read only when a report needs
+their text (readers.TailFirstSseUsageReader).
 """
 
 from __future__ import annotations

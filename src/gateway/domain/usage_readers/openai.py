@@ -17,7 +17,9 @@ a content chunk). Every chunk is parsed: each one carries generated text to coun
 `orjson.loads` plus a dict walk was measured faster than a byte-level pass that still counts
 the text (`bench/usage_readers_bench.py`: ~1.07 us vs ~1.37 us for one regex pass over a
 typical 280-byte chunk; a `bytes.find` fast path for the common shape saved under 30% and
-needed a parse fallback for every other shape, so it was not kept).
+needed a parse fallback for every other shape, so it was not kept). A chunk that is read is
+parsed whole; the middle of a stream is read only when a report needs its text (a report of a
+stream without its final usage, or `report()`): readers.TailFirstSseUsageReader.
 """
 
 from __future__ import annotations

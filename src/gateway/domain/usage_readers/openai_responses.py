@@ -8,7 +8,9 @@ no usage, and estimating one instead would bill the caller for the provider's fa
 
 Text bytes are counted from the `delta` strings of the text, refusal, reasoning and
 tool-argument delta events, by parsing those events (measured as fast as a regex over the raw
-bytes, and exact); other events are told apart by their `event:` name and cost no parse.
+bytes, and exact); other events are told apart by their `event:` name and cost no parse. The
+deltas of a stream are read only when a report needs their text
+(readers.TailFirstSseUsageReader).
 """
 
 from __future__ import annotations
