@@ -171,8 +171,9 @@ def _profile_paced(args: argparse.Namespace, running: cs.Running, work: Path, py
     perf: list[str] = []
     perf_thread = None
     if args.perf:  # alongside the streams, from a thread: perf runs as its own process
+        pid = running.proc.pid
         perf_thread = threading.Thread(
-            target=lambda: perf.append(_perf_profile(running.proc.pid, args.seconds, work))  # type: ignore[union-attr]
+            target=lambda: perf.append(_perf_profile(pid, args.seconds, work))
         )
         perf_thread.start()
     elif args.cprofile is None:

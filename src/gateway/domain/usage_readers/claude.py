@@ -30,6 +30,8 @@ from gateway.domain.usage_readers.readers import (
     JsonLinesUsageReader,
     JsonUsageReader,
     TailFirstSseUsageReader,
+    final_with_status,
+    response_id_read,
 )
 from gateway.domain.usage_readers.scan import (
     JsonObject,
@@ -173,20 +175,12 @@ def _plain_event(name: bytes | None, data: bytes) -> bool:
     return name in _PLAIN_EVENTS
 
 
-def _has_id(state: Accumulator) -> bool:
-    return state.response_id is not None
-
-
-def _has_usage_and_stop(state: Accumulator) -> bool:
-    return state.final and state.terminal_status is not None
-
-
 def messages_sse_reader() -> UsageReader:
     return TailFirstSseUsageReader(
         on_sse_event,
         Accumulator(),
-        may_defer=_has_id,
-        settled=_has_usage_and_stop,
+        may_defer=response_id_read,
+        settled=final_with_status,
         plain=_plain_event,
     )
 

@@ -34,6 +34,8 @@ from gateway.domain.usage_readers.readers import (
     Accumulator,
     JsonUsageReader,
     TailFirstSseUsageReader,
+    final_with_status,
+    response_id_read,
 )
 from gateway.domain.usage_readers.scan import (
     JsonObject,
@@ -165,20 +167,12 @@ def _plain_chunk(name: bytes | None, data: bytes) -> bool:
     return b'"error"' not in data
 
 
-def _has_id(state: Accumulator) -> bool:
-    return state.response_id is not None
-
-
-def _has_usage_and_finish(state: Accumulator) -> bool:
-    return state.final and state.terminal_status is not None
-
-
 def chat_sse_reader() -> UsageReader:
     return TailFirstSseUsageReader(
         on_chat_event,
         Accumulator(),
-        may_defer=_has_id,
-        settled=_has_usage_and_finish,
+        may_defer=response_id_read,
+        settled=final_with_status,
         plain=_plain_chunk,
     )
 

@@ -23,6 +23,7 @@ from gateway.domain.usage_readers.readers import (
     Accumulator,
     JsonUsageReader,
     TailFirstSseUsageReader,
+    response_id_read,
 )
 from gateway.domain.usage_readers.scan import (
     JsonObject,
@@ -136,10 +137,6 @@ def _plain_event(name: bytes | None, data: bytes) -> bool:
     return name is not None and name not in _NOT_PLAIN
 
 
-def _has_id(state: Accumulator) -> bool:
-    return state.response_id is not None
-
-
 def _ended(state: Accumulator) -> bool:
     return state.final
 
@@ -148,7 +145,7 @@ def responses_sse_reader() -> UsageReader:
     return TailFirstSseUsageReader(
         on_responses_event,
         Accumulator(),
-        may_defer=_has_id,
+        may_defer=response_id_read,
         settled=_ended,
         plain=_plain_event,
     )

@@ -125,6 +125,17 @@ DEFERRED_READ_BYTES: Final = 8 << 10
 SETTLE_WITHIN_EVENTS: Final = 8
 
 
+def response_id_read(state: Accumulator) -> bool:
+    """A TailFirstSseUsageReader's `may_defer` for streams that open with their id."""
+    return state.response_id is not None
+
+
+def final_with_status(state: Accumulator) -> bool:
+    """A TailFirstSseUsageReader's `settled` for streams that end with their usage and a finish
+    (stop) reason, whose last values win."""
+    return state.final and state.terminal_status is not None
+
+
 class TailFirstSseUsageReader(Generic[S]):
     """text/event-stream as SseUsageReader reads it, with the reading of the events that only
     serve an estimate left until a report needs them.
@@ -140,7 +151,7 @@ class TailFirstSseUsageReader(Generic[S]):
     enough to take in any event that was not plain). Nothing settled: everything is read."""
 
     __slots__ = (
-        "_first_marked",
+        "_first_not_plain",
         "_kept",
         "_kept_bytes",
         "_may_defer",
@@ -168,7 +179,7 @@ class TailFirstSseUsageReader(Generic[S]):
         self._plain = plain
         self._kept: list[SseEvent] = []
         self._kept_bytes = 0
-        self._first_marked = -1  # the index in _kept of the first event that was not plain
+        self._first_not_plain = -1  # its index in _kept; -1 when every kept event is plain
 
     def feed(self, chunk: bytes) -> None:
         if type(chunk) is not bytes:  # a view of a buffer the relay reuses
@@ -179,8 +190,8 @@ class TailFirstSseUsageReader(Generic[S]):
                 self._read(self._state, event)
                 continue
             name, data = event
-            if self._first_marked < 0 and not plain(name, data):
-                self._first_marked = len(kept)
+            if self._first_not_plain < 0 and not plain(name, data):
+                self._first_not_plain = len(kept)
             kept.append(event)
             self._kept_bytes += len(data)
             if self._kept_bytes > DEFERRED_MAX_BYTES:
@@ -214,7 +225,7 @@ class TailFirstSseUsageReader(Generic[S]):
                 # A longer suffix settles too: start it at the first event that was not plain,
                 # if earlier, so that what is skipped can only have added text. (A pending
                 # event is last: it is never skipped, so it was never asked.)
-                first = self._first_marked
+                first = self._first_not_plain
                 return index if first < 0 else min(index, first)
         return 0
 
@@ -235,12 +246,12 @@ class TailFirstSseUsageReader(Generic[S]):
                 break
         del kept[:count]  # in place: feed() holds the list
         self._kept_bytes -= read
-        if self._first_marked >= count:
-            self._first_marked -= count
-        elif self._first_marked >= 0:  # it was read: find the next one, if any
+        if self._first_not_plain >= count:
+            self._first_not_plain -= count
+        elif self._first_not_plain >= 0:  # it was read: find the next one, if any
             plain = self._plain
             marked = (i for i, (name, data) in enumerate(kept) if not plain(name, data))
-            self._first_marked = next(marked, -1)
+            self._first_not_plain = next(marked, -1)
 
 
 class JsonUsageReader:
