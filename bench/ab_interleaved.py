@@ -21,6 +21,10 @@ host's drift falls on both trees alike; each round pairs one chunk of each.
   median of the rounds' differences: what a change to the per-chunk path costs or saves; and
   each side's median TTFB p99, with the rounds in which this side's was lower.
 
+`--python PATH` and `--base-python PATH` run each side's gateway with another interpreter:
+`--base . --base-python /path/to/venv/bin/python` compares two builds of CPython
+on the same code (the upstream and the load stay on the benchmark's own interpreter).
+
 `--base-contender NAME` runs another contender on the base side (`--base` may then be this
 tree): `--base . --base-contender floor_sanic --contender prod_1w --workload w2` measures the
 issue's ratio to the Sanic floor with both up at once, and prints the median of the rounds'
@@ -51,6 +55,7 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent / "src")]
 
 import ab  # noqa: E402
 import contenders as cs  # noqa: E402
+import procs  # noqa: E402
 import run  # noqa: E402
 import workloads as wl  # noqa: E402
 from apis import api_request  # noqa: E402
@@ -58,23 +63,29 @@ from workloads import pct  # noqa: E402
 
 
 @contextlib.contextmanager
-def source_tree(tree: Path) -> Iterator[None]:
-    """Child processes started inside import the gateway from `tree`."""
+def source_tree(tree: Path, python: str | None) -> Iterator[None]:
+    """Child processes started inside import the gateway from `tree`, run by `python` (by
+    default the interpreter that runs the benchmark's other processes)."""
     before = os.environ.get("PYTHONPATH")
+    before_python = procs.PYTHON
     os.environ["PYTHONPATH"] = str(tree / "src")
+    procs.PYTHON = python or before_python
     try:
         yield
     finally:
+        procs.PYTHON = before_python
         if before is None:
             os.environ.pop("PYTHONPATH", None)
         else:
             os.environ["PYTHONPATH"] = before
 
 
-def start_tree(contender: cs.Contender, env: cs.Environment, tree: Path, name: str) -> cs.Running:
+def start_tree(
+    contender: cs.Contender, env: cs.Environment, tree: Path, name: str, python: str | None
+) -> cs.Running:
     work = env.work / name
     (work / "logs").mkdir(parents=True)
-    with source_tree(tree):
+    with source_tree(tree, python):
         running = cs.start(contender, dataclasses.replace(env, work=work))
     try:
         cs.preflight(running)
@@ -126,6 +137,12 @@ def main() -> None:
         default=1,
         help="w2, w3: start both gateways this many times, --rounds each (see the docstring)",
     )
+    parser.add_argument(
+        "--python", default=None, help="this side's interpreter (default: the benchmark's own)"
+    )
+    parser.add_argument(
+        "--base-python", default=None, help="the base side's interpreter (default: the same)"
+    )
     args = parser.parse_args()
     if args.restarts > 1 and args.workload == "w1":
         parser.error("--restarts applies to w2 and w3")
@@ -141,6 +158,7 @@ def main() -> None:
     shared_args = argparse.Namespace(upstream="fast", sample_rate=0.1)
     env, shared = run._start_shared(shared_args, work, list(contenders.values()))
     trees = {"base": args.base.resolve(), "this": BENCH.parent}
+    pythons = {"base": args.base_python, "this": args.python}
     cpu: dict[str, list[float]] = {"base": [], "this": []}
     rps: dict[str, list[float]] = {"base": [], "this": []}
     ttfb: dict[str, list[float]] = {"base": [], "this": []}  # w3: each round's TTFB p99
@@ -152,7 +170,9 @@ def main() -> None:
             try:
                 for name in names:  # one by one: those started stop even if the next fails
                     work_name = f"{name}-{restart}"
-                    started.append(start_tree(contenders[name], env, trees[name], work_name))
+                    started.append(
+                        start_tree(contenders[name], env, trees[name], work_name, pythons[name])
+                    )
                 running = dict(zip(names, started, strict=True))
                 _measure(args, running, env, cpu, rps, ttfb, restart)
             finally:

@@ -13,7 +13,8 @@ Sides: this tree's `--contender`; the same contender from the `--base` tree, whe
 `--floor` contender from this tree (floor_sanic by default; `--floor ""` for none; `--floor
 direct` for the load side alone). The load generator, the upstream and nats-server share one
 core (see docs/performance.md, Pinning): `direct` tells whether a level is within what that
-core serves (run 36: 1,000 streams with no stall).
+core serves (run 36: 1,000 streams with no stall). `--python` and `--base-python` run a side's
+gateway with another interpreter (`--base .` then compares two builds of CPython).
 """
 
 from __future__ import annotations
@@ -42,25 +43,27 @@ def main() -> None:
     parser.add_argument("--levels", default="200,400,700,1000", help="comma list of streams")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per run")
+    parser.add_argument("--python", default=None, help="this side's interpreter")
+    parser.add_argument("--base-python", default=None, help="the base side's interpreter")
     parser.add_argument("--tolerance", type=float, default=0.01, help="share allowed to stall")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
 
     os.sched_setaffinity(0, {int(cs.LOAD_CPUS)})
     pool = {c.name: c for c in cs.CONTENDERS + cs.LADDER}
-    sides = {"this": (pool[args.contender], BENCH.parent)}
+    sides = {"this": (pool[args.contender], BENCH.parent, args.python)}
     if args.base is not None:
-        sides["base"] = (pool[args.contender], args.base.resolve())
+        sides["base"] = (pool[args.contender], args.base.resolve(), args.base_python)
     if args.floor:
-        sides["floor"] = (pool[args.floor], BENCH.parent)
+        sides["floor"] = (pool[args.floor], BENCH.parent, None)
     work = Path(tempfile.mkdtemp(prefix="gateway-stall-levels-"))
     shared_args = argparse.Namespace(upstream="fast", sample_rate=0.1)
-    env, shared = run._start_shared(shared_args, work, [c for c, _ in sides.values()])
+    env, shared = run._start_shared(shared_args, work, [c for c, _, _ in sides.values()])
     running: dict[str, cs.Running] = {}
     within: dict[tuple[str, int], int] = {}
     try:
-        for name, (contender, tree) in sides.items():
-            running[name] = start_tree(contender, env, tree, name)
+        for name, (contender, tree, python) in sides.items():
+            running[name] = start_tree(contender, env, tree, name, python)
         for level in levels:
             for repeat in range(args.repeats):
                 # Which side goes first rotates, so that a side is not always after the same one.

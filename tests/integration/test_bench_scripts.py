@@ -58,6 +58,23 @@ def test_ab_interleaved_w1_pairs_direct_and_both_trees() -> None:
     assert "median of the rounds' p50 differences" in done.stdout
 
 
+def test_ab_interleaved_runs_each_side_on_its_own_interpreter(tmp_path: Path) -> None:
+    # A wrapper that logs each start, then runs this interpreter: this side's gateway only.
+    started = tmp_path / "started.log"
+    wrapper = tmp_path / "python-wrapper"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {started}\nexec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    tree = str(BENCH.parent)
+    options = ("--contender", "relay_1w", "--rounds", "1", "--chunk", "50", "--rate", "200")
+    done = _bench(
+        "ab_interleaved.py", "--base", tree, "--python", str(wrapper), *options, timeout=180
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "this: added p50" in done.stdout
+    serves = [line for line in started.read_text().splitlines() if "-m gateway -conf" in line]
+    assert len(serves) == 1 and "/this-0/" in serves[0], serves
+
+
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (bench only)")
 def test_ab_interleaved_w2_measures_cpu_per_request_of_both_sides() -> None:
     # The Sanic floor on the base side (--base-contender), the relay on this side, one round.
