@@ -289,15 +289,20 @@ async def _http10(url: str, path: str, body: bytes, headers: str) -> tuple[bytes
 
 @pytest.mark.parametrize("keep_alive", [False, True], ids=["plain", "asks-keep-alive"])
 async def test_an_http10_client_gets_its_stream_unframed_and_ended_by_the_close(
-    gateway: LiveGateway, keep_alive: bool
+    gateway: LiveGateway, keep_alive: bool, mocker: MockerFixture
 ) -> None:
     """HTTP/1.0 has no chunked coding (RFC 9112 6.1): chunk sizes would read as part of the
     stream. The stream goes as it came, and the connection's close ends it, even when the
-    client asked to keep the connection."""
+    client asked to keep the connection. Its chunks take the direct write, as a chunked
+    stream's do (nginx proxies with HTTP/1.0 by default)."""
+    written = mocker.spy(GatewayHttpProtocol, "write_unframed")  # observed, not replaced
     body = b'{"model":"c","max_tokens":8,"stream":true,"messages":[]}'
     extra = "connection: keep-alive\r\n" if keep_alive else ""
     head, stream = await _http10(
-        gateway.url, "/v1/messages", body, f"x-api-key: k\r\nx-fake-chunks: 40\r\n{extra}"
+        gateway.url,
+        "/v1/messages",
+        body,
+        f"x-api-key: k\r\nx-fake-chunks: 40\r\nx-fake-chunk-delay-ms: 2\r\n{extra}",
     )
     lowered = head.lower()
     assert head.startswith(b"HTTP/1.1 200")
@@ -313,6 +318,50 @@ async def test_an_http10_client_gets_its_stream_unframed_and_ended_by_the_close(
     assert stream.rstrip().endswith(b'data: {"type":"message_stop"}')
     event = (await gateway.events.wait_for(1))[-1]
     assert event.outcome == "ok" and event.usage.output_tokens == 40
+    assert event.bytes_out == len(stream)
+    # The deltas 2 ms apart: those after the head's went by the direct write.
+    assert True in written.spy_return_list
+
+
+async def test_an_http10_client_reading_slower_than_the_upstream_gets_the_whole_stream(
+    fake_provider: FakeProvider, mocker: MockerFixture
+) -> None:
+    """The HTTP/1.0 twin of the slow-client test above: pieces the paused transport refuses go
+    through Sanic's waiting send, unframed like the rest, and none is lost or reordered."""
+    written = mocker.spy(GatewayHttpProtocol, "write_unframed")  # observed, not replaced
+    deltas = 100_000
+    async with running_gateway(gateway_settings(fake_provider.url)) as gw:
+        host, port = gw.url.removeprefix("http://").split(":")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
+        body = b'{"model":"c","max_tokens":8,"stream":true,"messages":[]}'
+        writer.write(
+            (
+                f"POST /v1/messages HTTP/1.0\r\nhost: {host}\r\nx-api-key: k\r\n"
+                f"x-fake-chunks: {deltas}\r\ncontent-type: application/json\r\n"
+                f"content-length: {len(body)}\r\n\r\n"
+            ).encode()
+            + body
+        )
+        await asyncio.sleep(1.0)  # not reading: the upstream's deltas pile up in the gateway
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        stream = await asyncio.wait_for(reader.read(), 60)  # to the close, which ends it
+        writer.close()
+        event = (await gw.events.wait_for(1))[0]
+    assert False in written.spy_return_list and True in written.spy_return_list
+    assert head.startswith(b"HTTP/1.1 200") and b"transfer-encoding" not in head.lower()
+    texts = [
+        json.loads(line[6:])["delta"]["text"]
+        for line in stream.split(b"\n")
+        if line.startswith(b"data: ") and b'"text_delta"' in line
+    ]
+    assert "".join(texts) == "".join(f"tok{i} " for i in range(deltas))
+    assert stream.startswith(b"event: message_start\n")
+    assert stream.rstrip().endswith(b'data: {"type":"message_stop"}')
+    assert event.outcome == "ok" and event.usage.output_tokens == deltas
     assert event.bytes_out == len(stream)
 
 

@@ -28,11 +28,15 @@ class GatewayHttp(Http):
     def http1_response_header(self, data: bytes, end_stream: bool) -> Coroutine[Any, Any, None]:
         # Not async: it hands back the coroutine to await, so that the usual response (on the
         # hot path: any to HTTP/1.1, any whole body) costs one plain call more than Sanic's own
-        # path, not a coroutine more. These bodies' later pieces go through Sanic's send, not
-        # `write_chunk`, which writes chunked framing only.
+        # path, not a coroutine more. These bodies' later pieces go to the protocol's
+        # `write_unframed` (relay_handler), or through `_close_delimited_body` when it refuses.
         if end_stream or self.request.version != "1.0" or not self._closes_to_end(data):
             return super().http1_response_header(data, end_stream)
         return self._send_close_delimited_head(data)
+
+    def closes_to_end(self) -> bool:
+        """Whether the response being sent is a body the connection's close ends."""
+        return self.response_func == self._close_delimited_body
 
     def _closes_to_end(self, data: bytes) -> bool:
         """A body of unknown length, to an HTTP/1.0 client: Sanic would chunk it."""
@@ -136,4 +140,16 @@ class GatewayHttpProtocol(HttpProtocol):
         if data:  # an empty chunk would be the body's end
             transport.write(b"%x\r\n%b\r\n" % (len(data), data))
             self._time = monotonic()  # Sanic's response timeout counts silence from here
+        return True
+
+    def write_unframed(self, data: bytes) -> bool:
+        """`write_chunk` for a body the connection's close ends (an HTTP/1.0 client's stream,
+        `GatewayHttp`): the piece goes as it is. An HTTP/1.0 client may be common: nginx speaks
+        HTTP/1.0 to the servers it proxies unless told `proxy_http_version 1.1`."""
+        if not self.write_chunk(b""):  # the same checks; an empty piece writes nothing
+            return False
+        transport = self.transport
+        if data and transport is not None:
+            transport.write(data)
+            self._time = monotonic()
         return True

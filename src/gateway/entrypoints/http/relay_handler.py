@@ -21,7 +21,7 @@ from gateway.domain.routes import Route
 from gateway.entrypoints.http.middleware.request_log import REQUEST_ID_HEADER, new_request_id
 from gateway.entrypoints.http.middleware.scope import defer_end, end_request
 from gateway.entrypoints.http.observability import HttpMetrics
-from gateway.entrypoints.http.protocol import GatewayHttpProtocol
+from gateway.entrypoints.http.protocol import GatewayHttp, GatewayHttpProtocol
 from gateway.entrypoints.http.relayed_response import RelayedResponse
 from gateway.entrypoints.http.request_body import decode_body
 
@@ -225,17 +225,19 @@ def _not_written(chunk: bytes) -> bool:
 
 def _chunk_writer(request: Request) -> ChunkWriter:
     """Once Sanic has sent a stream's headers (with its first chunk) and chosen its framing: the
-    protocol's direct write when the body is chunked on the gateway's protocol, else Sanic's way
-    for every chunk."""
+    protocol's direct write when the body is chunked on the gateway's protocol, or ended by the
+    connection's close (an HTTP/1.0 client), else Sanic's way for every chunk."""
     http = request.stream
     protocol = getattr(http, "protocol", None)
     if not isinstance(protocol, GatewayHttpProtocol) or not isinstance(http, Http):
         return _not_written  # e.g. Sanic's HTTP/3 protocol
     # Sanic frames a body of unknown length in chunks (a relayed stream's: its content-length
     # is not forwarded); a HEAD's body is not sent at all.
-    if http.response_func != http.http1_response_chunked:
-        return _not_written
-    return protocol.write_chunk
+    if http.response_func == http.http1_response_chunked:
+        return protocol.write_chunk
+    if isinstance(http, GatewayHttp) and http.closes_to_end():
+        return protocol.write_unframed
+    return _not_written
 
 
 async def _send_measured(
