@@ -189,6 +189,29 @@ async def _read_chunked(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
         body += data[:-2]
 
 
+async def _slow_reader_asks_for_a_stream(
+    url: str, version: str, deltas: int
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection with a small receive buffer (its reads are the test's to pace), on which a
+    Claude stream of `deltas` text deltas was asked for over HTTP/`version`."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
+    body = b'{"model":"c","max_tokens":8,"stream":true,"messages":[]}'
+    writer.write(
+        (
+            f"POST /v1/messages HTTP/{version}\r\nhost: {host}\r\nx-api-key: k\r\n"
+            f"x-fake-chunks: {deltas}\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\n\r\n"
+        ).encode()
+        + body
+    )
+    return reader, writer
+
+
 @pytest.mark.parametrize("metrics", [True, False], ids=["metrics", "no-metrics"])
 async def test_a_client_reading_slower_than_the_upstream_gets_the_whole_stream(
     fake_provider: FakeProvider, metrics: bool, mocker: MockerFixture
@@ -201,23 +224,10 @@ async def test_a_client_reading_slower_than_the_upstream_gets_the_whole_stream(
     deltas = 100_000  # ~12 MB of Claude SSE: more than the sockets hold (~10 pauses, counted)
     settings = gateway_settings(fake_provider.url, metrics={"enabled": metrics})
     async with running_gateway(settings) as gw:
-        host, port = gw.url.removeprefix("http://").split(":")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
-        reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
-        body = b'{"model":"c","max_tokens":8,"stream":true,"messages":[]}'
-        writer.write(
-            (
-                f"POST /v1/messages HTTP/1.1\r\nhost: {host}\r\nx-api-key: k\r\n"
-                f"x-fake-chunks: {deltas}\r\ncontent-type: application/json\r\n"
-                f"content-length: {len(body)}\r\n\r\n"
-            ).encode()
-            + body
-        )
+        reader, writer = await _slow_reader_asks_for_a_stream(gw.url, "1.1", deltas)
         await asyncio.sleep(1.0)  # not reading: the upstream's deltas pile up in the gateway
         head, stream = await asyncio.wait_for(_read_chunked(reader), 60)
+        host = gw.url.removeprefix("http://")
         writer.write(  # the same connection, kept alive after the stream
             f"GET /v1/models HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer k\r\n\r\n".encode()
         )
@@ -331,21 +341,7 @@ async def test_an_http10_client_reading_slower_than_the_upstream_gets_the_whole_
     written = mocker.spy(GatewayHttpProtocol, "write_unframed")  # observed, not replaced
     deltas = 100_000
     async with running_gateway(gateway_settings(fake_provider.url)) as gw:
-        host, port = gw.url.removeprefix("http://").split(":")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
-        reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
-        body = b'{"model":"c","max_tokens":8,"stream":true,"messages":[]}'
-        writer.write(
-            (
-                f"POST /v1/messages HTTP/1.0\r\nhost: {host}\r\nx-api-key: k\r\n"
-                f"x-fake-chunks: {deltas}\r\ncontent-type: application/json\r\n"
-                f"content-length: {len(body)}\r\n\r\n"
-            ).encode()
-            + body
-        )
+        reader, writer = await _slow_reader_asks_for_a_stream(gw.url, "1.0", deltas)
         await asyncio.sleep(1.0)  # not reading: the upstream's deltas pile up in the gateway
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
         stream = await asyncio.wait_for(reader.read(), 60)  # to the close, which ends it
