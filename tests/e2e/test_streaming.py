@@ -43,6 +43,37 @@ async def test_stream_is_incremental(gateway: LiveGateway, mocker: MockerFixture
     assert pushed.call_count >= 5  # each delayed chunk its own read, after the first
 
 
+async def test_a_stream_asks_a_reverse_proxy_not_to_buffer_it(gateway: LiveGateway) -> None:
+    """nginx buffers what it proxies unless the answer says `X-Accel-Buffering: no`: a stream's
+    deltas would reach the client in bursts. A whole answer gains nothing from it."""
+    async with aiohttp.ClientSession() as http:
+        async with http.post(gateway.url + CHAT, json=STREAM_BODY, headers=AUTH) as r:
+            await r.read()
+            assert r.headers.getall("x-accel-buffering") == ["no"]
+        whole = {**STREAM_BODY, "stream": False}
+        async with http.post(gateway.url + CHAT, json=whole, headers=AUTH) as r:
+            await r.read()
+            assert "x-accel-buffering" not in r.headers
+
+
+async def test_an_upstreams_own_proxy_buffering_answer_stands(fake_provider: FakeProvider) -> None:
+    chunks = [b'data: {"choices":[{"delta":{"content":"a"}}]}\n\n', b"data: [DONE]\n\n"]
+    upstream = ScriptedUpstream(
+        ScriptedResponse(
+            headers=(("content-type", "text/event-stream"), ("X-Accel-Buffering", "yes")),
+            body_chunks=chunks,
+        )
+    )
+    settings = gateway_settings(fake_provider.url)
+    async with (
+        running_gateway(settings, upstream=upstream) as gw,
+        aiohttp.ClientSession() as http,
+        http.post(gw.url + CHAT, json=STREAM_BODY, headers=AUTH) as r,
+    ):
+        assert await r.read() == b"".join(chunks)
+        assert r.headers.getall("x-accel-buffering") == ["yes"]
+
+
 @pytest.mark.parametrize(
     ("path", "body", "headers"),
     [

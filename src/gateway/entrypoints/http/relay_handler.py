@@ -26,6 +26,9 @@ from gateway.entrypoints.http.relayed_response import RelayedResponse
 from gateway.entrypoints.http.request_body import decode_body
 
 OVERHEAD_HEADER = "x-gateway-overhead-ms"
+# A reverse proxy in front (nginx by default) holds a response back in its buffers until they
+# fill: a stream's deltas would reach the client in bursts. This asks it to pass them through.
+NO_PROXY_BUFFERING = ("x-accel-buffering", "no")
 
 
 def _public_origin(request: Request) -> str:
@@ -99,6 +102,7 @@ async def _relay(request: Request, route: Route, route_name: str) -> None:
     headers = Header(exchange.headers)
     headers[REQUEST_ID_HEADER] = command.request_id
     if exchange.streaming:
+        headers.setdefault(*NO_PROXY_BUFFERING)  # an upstream's own value stands
         sending = _send_stream(request, exchange, headers, route.provider.value)
         await _deliver(request, exchange, _within_write_timeout(request, exchange, sending))
         return
