@@ -34,7 +34,7 @@ class GatewayHttp(Http):
             return super().http1_response_header(data, end_stream)
         return self._send_close_delimited_head(data)
 
-    def closes_to_end(self) -> bool:
+    def sends_close_delimited_body(self) -> bool:
         """Whether the response being sent is a body the connection's close ends."""
         return self.response_func == self._close_delimited_body
 

@@ -239,7 +239,7 @@ def _chunk_writer(request: Request) -> ChunkWriter:
     # is not forwarded); a HEAD's body is not sent at all.
     if http.response_func == http.http1_response_chunked:
         return protocol.write_chunk
-    if isinstance(http, GatewayHttp) and http.closes_to_end():
+    if isinstance(http, GatewayHttp) and http.sends_close_delimited_body():
         return protocol.write_unframed
     return _not_written
 
