@@ -154,7 +154,9 @@ async def test_nats_killed_in_the_middle_of_a_burst_gives_exactly_n_events(
         while tee.publisher.published < 100:  # bounded by the burst's own duration
             await asyncio.sleep(0.005)
         nats_server.stop(kill=True)
-        await asyncio.sleep(0.5)
+        # Longer than a publish may wait for its ack: a shorter outage can pass unfelt, the
+        # batches in flight buffered by nats-py and flushed on reconnect within their timeout.
+        await asyncio.sleep(publisher_config.publish_timeout + 0.5)
         nats_server.start()
 
     async with gateway_with_nats(fake_provider, publisher_config) as (url, tee):

@@ -2,7 +2,7 @@
 
 `publish()` only appends to a bounded in-memory queue (or, when it is full, to the spool's
 memory buffer). A background pump sends the queue in batches of many in-flight publishes, waits
-for their acks, and lets the next batch gather for a few milliseconds; whatever JetStream
+for their acks, each batch gathering for a few milliseconds first; whatever JetStream
 cannot take (down at start, down mid-run, a timeout) goes to the durable spool, which is
 replayed in order once NATS is back. Every message carries `Nats-Msg-Id: <event id>`, so
 sending an event again after an unknown outcome is deduplicated by the stream (within its
@@ -137,8 +137,8 @@ class NatsJetStreamPublisher:
             await link.ensure_stream()
         if link.ready and not self._spool.has_backlog:
             if self._queue:
-                await self._send_queued(self._config.publish_timeout)
                 await self._gather()
+                await self._send_queued(self._config.publish_timeout)
             else:
                 await self._idle()
             return
@@ -158,8 +158,10 @@ class NatsJetStreamPublisher:
         await wait_at_most(self._wake, self._config.flush_interval)
 
     async def _gather(self) -> None:
-        """Let the next batch fill for `gather_window`, unless a full one is queued already or
-        the publisher is closing (close() sends what is left at once)."""
+        """Let the batch fill for `gather_window` before it goes, unless a full one is queued
+        already or the publisher is closing (close() sends what is left at once). Every batch
+        waits, the first after a quiet spell too: at a few hundred events a second, a batch
+        sent on its first event held that event alone."""
         if self._lifecycle == "running" and len(self._queue) < self._config.max_in_flight:
             await wait_at_most(self._closing, self._config.gather_window)
 
