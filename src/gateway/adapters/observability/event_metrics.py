@@ -10,8 +10,9 @@ from gateway.domain.outcome import Outcome
 from gateway.domain.provider import Provider
 
 _TOKEN_TYPES = ("input", "output", "cache_read", "cache_write", "reasoning")
-# How long an event may wait before its metrics are counted (a scrape counts it at once).
-OBSERVE_WITHIN = 0.005
+# How long an event may wait before its metrics are counted (a scrape counts it at once). 20 ms,
+# as the access lines' window (logging_setup.FLUSH_WITHIN).
+OBSERVE_WITHIN = 0.02
 
 
 def overhead_ms(event: RequestLogEvent) -> float:
