@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 
 from sanic import Request
 from sanic.compat import Header
-from sanic.http import Http
 from sanic.response import BaseHTTPResponse, HTTPResponse
 
 from gateway.application.exchange import RelayExchange
@@ -233,13 +232,14 @@ def _chunk_writer(request: Request) -> ChunkWriter:
     connection's close (an HTTP/1.0 client), else Sanic's way for every chunk."""
     http = request.stream
     protocol = getattr(http, "protocol", None)
-    if not isinstance(protocol, GatewayHttpProtocol) or not isinstance(http, Http):
+    # The gateway's protocol makes GatewayHttp connections (its HTTP_CLASS).
+    if not isinstance(protocol, GatewayHttpProtocol) or not isinstance(http, GatewayHttp):
         return _not_written  # e.g. Sanic's HTTP/3 protocol
     # Sanic frames a body of unknown length in chunks (a relayed stream's: its content-length
     # is not forwarded); a HEAD's body is not sent at all.
     if http.response_func == http.http1_response_chunked:
         return protocol.write_chunk
-    if isinstance(http, GatewayHttp) and http.sends_close_delimited_body():
+    if http.sends_close_delimited_body():
         return protocol.write_unframed
     return _not_written
 
