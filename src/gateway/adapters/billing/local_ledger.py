@@ -49,7 +49,8 @@ class LocalBillingSettings:
     # Gather concurrent requests' records into one transaction (see group_commit.py). A
     # transaction costs about 300 µs of CPU whatever it holds: at W3's 156 streams a second a
     # 5 ms linger committed one row each, and 20 ms cut 146 µs per stream off production's CPU
-    # (docs/performance.md, sixteenth round), with no change at W2's 5,000 requests a second.
+    # (docs/performance-history.md, sixteenth round), with no change at W2's 5,000 requests a
+    # second.
     # It is also the window in which a SIGKILL loses the records not yet committed.
     commit_linger: float = 0.02
     outbox: OutboxTuning = field(default_factory=OutboxTuning)

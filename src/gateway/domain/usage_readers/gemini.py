@@ -131,7 +131,7 @@ def _parts_bytes(content: Any) -> int:
 
 def generate_sse_reader() -> UsageReader:
     # Not read from its end (readers.TailFirstSseUsageReader): measured, the server showed no
-    # gain (docs/performance.md, seventeenth round).
+    # gain (docs/performance-history.md, seventeenth round).
     return SseUsageReader(on_sse_event, GeminiState())
 
 
