@@ -61,10 +61,14 @@ class ScriptedResponse:
     body_chunks: list[bytes] = field(default_factory=lambda: [b"{}"])
     fail_with: Exception | None = None  # raised after the chunks
     before_each: Callable[[], None] | None = None  # called as each chunk "arrives"
+    # A Content-Length the body may not live up to (with fail_with: a whole body that fails).
+    announced_length: int | None = None
     _body_iterator: AsyncIterator[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
     def content_length(self) -> int | None:
+        if self.announced_length is not None:
+            return self.announced_length
         return None if self.fail_with else sum(map(len, self.body_chunks))
 
     async def read(self) -> bytes:

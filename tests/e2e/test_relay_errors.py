@@ -86,6 +86,44 @@ async def test_body_over_max_body_size_is_413(
     assert [e.bytes_in for e in events] == [len(big), len(bomb), 0]
 
 
+MODELS_AS = [
+    ("GET", "/v1/models", {"x-api-key": "k", "anthropic-version": "2023-06-01"}, None),
+    ("GET", "/v1/models", {"x-goog-api-key": "k"}, None),
+    ("GET", "/v1/models", {"authorization": "Bearer k"}, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "body"),
+    [*[("POST", path, headers, BODY) for path, headers in (CLAUDE, OPENAI, GEMINI)], *MODELS_AS],
+)
+async def test_the_event_counts_the_bytes_of_the_error_the_gateway_answered(
+    fake_provider: FakeProvider,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: dict[str, Any] | None,
+) -> None:
+    # Refused (malformed JSON), upstream unreachable, body cut after the upstream's head: each
+    # answer is the gateway's own envelope, and bytes_out is its size, not 0 nor the upstream's.
+    reachable = gateway_settings(fake_provider.url, upstreams={"read_timeout": "0.3s"})
+    unreachable = gateway_settings(f"http://127.0.0.1:{free_port()}")
+    whole = json.dumps(body).encode() if body is not None else None
+    cases = [(unreachable, {}, whole), (reachable, {"x-fake-cut-after": "3"}, whole)]
+    if body is not None:  # a GET has no body to refuse
+        cases.append((reachable, {}, b'{"model": '))
+    for settings, extra, data in cases:
+        async with running_gateway(settings) as gw, aiohttp.ClientSession() as http:
+            async with http.request(
+                method, gw.url + path, data=data, headers={**headers, **extra}
+            ) as r:
+                assert r.status in (400, 502)
+                raw = await r.read()
+            (event,) = await gw.events.wait_for(1)
+        assert raw.startswith(b"{") and event.status == r.status
+        assert event.bytes_out == len(raw)
+
+
 @pytest.mark.parametrize(
     ("headers", "check"),
     [
@@ -205,6 +243,42 @@ async def test_upstream_silent_past_read_timeout_is_504(
             assert r.status == 504
             assert_envelope(path, 504, await r.json())
         assert gw.events.events[-1].outcome == "timeout"
+
+
+FAILURES = [("x-fake-stall-after", 504, "timeout"), ("x-fake-cut-after", 502, "upstream_error")]
+# (path, headers, body, stream, the frames or bytes the upstream sends before it fails)
+ANSWERS_THAT_FAIL = [
+    *[(path, headers, BODY, False, "5") for path, headers in (CLAUDE, OPENAI, GEMINI)],
+    ("/v1/messages", CLAUDE[1], {**BODY, "stream": True}, True, "0"),
+    ("/v1/chat/completions", OPENAI[1], {**BODY, "stream": True}, True, "0"),
+    ("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", GEMINI[1], BODY, True, "0"),
+]
+
+
+@pytest.mark.parametrize(("control", "status", "outcome"), FAILURES)
+@pytest.mark.parametrize(("path", "headers", "body", "stream", "sent"), ANSWERS_THAT_FAIL)
+async def test_an_answer_that_fails_before_the_gateway_began_it_is_the_gateways_error(
+    fake_provider: FakeProvider,
+    path: str,
+    headers: dict[str, str],
+    body: dict[str, Any],
+    stream: bool,
+    sent: str,
+    control: str,
+    status: int,
+    outcome: str,
+) -> None:
+    # The upstream's 200 head arrives, then 5 bytes of its JSON body (or none of its stream),
+    # then silence or a cut. The client never had the 200: it gets an error in its provider's
+    # envelope, not a cut with no status, and the event must not say 200 either.
+    settings = gateway_settings(fake_provider.url, upstreams={"read_timeout": "0.3s"})
+    async with running_gateway(settings) as gw, aiohttp.ClientSession() as http:
+        async with http.post(gw.url + path, json=body, headers={**headers, control: sent}) as r:
+            assert r.status == status
+            assert r.headers["content-type"].startswith("application/json")
+            assert_envelope(path, status, await r.json())
+        (event,) = await gw.events.wait_for(1)
+        assert (event.status, event.outcome, event.stream) == (status, outcome, stream)
 
 
 async def test_slow_upstream_within_read_timeout_is_served(fake_provider: FakeProvider) -> None:

@@ -152,6 +152,23 @@ async def test_a_stream_longer_than_the_write_timeout_is_cut(fake_provider: Fake
     assert event.usage_partial and event.usage.output_tokens > 0
 
 
+async def test_a_stream_with_no_chunk_within_the_write_timeout_is_answered_504(
+    fake_provider: FakeProvider,
+) -> None:
+    """The head waits for the first chunk: when the write timeout ends the wait, nothing was
+    sent, so the client gets the gateway's 504 in its provider's envelope, not a cut."""
+    http_settings = {"addr": "127.0.0.1:0", "write_timeout": "0.4s"}
+    settings = gateway_settings(fake_provider.url, server={"http": http_settings})
+    async with running_gateway(settings) as gw, aiohttp.ClientSession() as http:
+        headers = {**AUTH, "x-fake-stall-after": "0"}
+        async with http.post(gw.url + CHAT, json=STREAM_BODY, headers=headers) as r:
+            assert r.status == 504
+            error = (await r.json())["error"]
+        event = (await gw.events.wait_for(1))[-1]
+    assert error["code"] == "timeout" and "write_timeout (0.4 s)" in error["message"]
+    assert event.outcome == "timeout" and event.status == 504
+
+
 class _SlowUpstream:
     """An SSE upstream that notes when its client (the gateway) goes away."""
 

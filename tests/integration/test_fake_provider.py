@@ -670,6 +670,36 @@ async def test_stall_control_goes_silent_without_closing(
     assert received.count(b"data: ") == 2
 
 
+async def test_cut_control_truncates_a_whole_body_under_its_full_content_length(
+    provider: FakeProvider, http: aiohttp.ClientSession
+) -> None:
+    _, whole = await call(http, provider.url + "/v1/chat/completions", {})
+    received = bytearray()
+    headers = {"x-fake-cut-after": "10"}
+    async with http.post(
+        provider.url + "/v1/chat/completions", data=b"{}", headers=headers
+    ) as response:
+        assert response.content_length == len(whole)
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await read_into(response, received)
+
+    assert bytes(received) == whole[:10]
+
+
+async def test_stall_control_stalls_a_whole_body_before_its_last_byte(
+    provider: FakeProvider, http: aiohttp.ClientSession
+) -> None:
+    _, whole = await call(http, provider.url + "/v1/messages", {})
+    received = bytearray()
+    headers = {"x-fake-stall-after": str(len(whole) + 50)}
+    async with http.post(provider.url + "/v1/messages", data=b"{}", headers=headers) as response:
+        assert response.content_length == len(whole)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(read_into(response, received), 0.3)
+
+    assert bytes(received) == whole[:-1]  # all but one byte, however large K is
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
     [

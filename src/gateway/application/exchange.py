@@ -46,8 +46,9 @@ def _refuse(chunk: bytes) -> bool:
 
 class RelayExchange:
     """Read the body with `read_body()` (streaming is False), or iterate it or `push` it to a
-    writer (streaming is True; both may be used on one body, one after the other), then call
-    `finish(error)` exactly as the request ended: it records usage and the event."""
+    writer (streaming is True; both may be used on one body, one after the other, after a
+    `first_chunk()`), then call `finish(error)` exactly as the request ended: it records usage
+    and the event."""
 
     def __init__(
         self,
@@ -125,9 +126,24 @@ class RelayExchange:
         self._unread = []
         self._unread_bytes = 0
 
+    @property
+    def answer_withheld(self) -> bool:
+        """The body failed before any of it could be answered: the client gets the gateway's
+        error (the error handler's), not the upstream's status."""
+        return self.trace.answer_withheld
+
+    def client_status(self) -> int:
+        """The status the client got: the upstream's, or the gateway's error once `finish` has
+        concluded a withheld answer."""
+        return self.trace.client_status or self.status
+
     async def read_body(self) -> bytes:
         started = self._monotonic()
-        body = await self._response.read()
+        try:
+            body = await self._response.read()
+        except BaseException:
+            self.trace.answer_withheld = True
+            raise
         self.trace.upstream_wait += self._monotonic() - started
         self._response.release()
         self._observe(body)
@@ -138,6 +154,16 @@ class RelayExchange:
 
     def __aiter__(self) -> RelayExchange:
         return self
+
+    async def first_chunk(self) -> bytes | None:
+        """The body's first chunk (None when it is empty), for a caller that answers only once
+        it has one: if the body fails before it, the answer is withheld, and the request is
+        concluded with the status of the error the caller answers instead."""
+        try:
+            return await anext(self, None)
+        except BaseException:
+            self.trace.answer_withheld = True
+            raise
 
     async def __anext__(self) -> bytes:
         if self._chunks is None:

@@ -11,6 +11,7 @@ from gateway.application.relay_command import RelayCommand
 from gateway.application.usage_estimate import estimate_usage
 from gateway.domain.caller import Caller
 from gateway.domain.clock import round_ms
+from gateway.domain.error_envelopes import INTERNAL_ERROR_MESSAGE, error_body
 from gateway.domain.errors import (
     GatewayError,
     InvalidRequest,
@@ -45,6 +46,8 @@ _LEFT_WAITING = frozenset({Outcome.CLIENT_CANCELLED, Outcome.TIMEOUT})
 _CLIENT_ERRORS = (InvalidRequest, RouteNotFound, PayloadTooLarge, RequestTimeout)
 # nginx's convention for "the client closed the request before a status was sent".
 CLIENT_CLOSED_STATUS = 499
+# What the gateway answers for a fault of its own (the HTTP entrypoint's last error handler).
+INTERNAL_ERROR_STATUS = 500
 
 
 def _error_of(exc: BaseException) -> EventError:
@@ -86,7 +89,12 @@ class RequestTrace:
     model: str | None = None
     stream: bool = False
     forwarded: bool = False  # the upstream was contacted
-    status: int | None = None  # the status the client got (or was about to get)
+    status: int | None = None  # the upstream's status, which the client gets (or was to get)
+    # The upstream answered, but its body failed before the gateway began its own answer (a
+    # whole body cut or silent, a stream's first chunk): the client gets the gateway's error
+    # instead of `status`, or nothing when it left.
+    answer_withheld: bool = False
+    client_status: int | None = None  # the status the client got: set by conclude()
     upstream_request_id: str | None = None
     first_byte: float | None = None
     # Seconds spent awaiting the upstream (headers, then each body read): the rest of the
@@ -100,9 +108,11 @@ class RequestTrace:
         self, exc: BaseException | None, now: float, *, with_event: bool = True
     ) -> Conclusion:
         outcome, error = self._ending(exc)
-        status = self.status or (
-            exc.status if isinstance(exc, GatewayError) else CLIENT_CLOSED_STATUS
-        )
+        status = self.client_status = self._client_status(exc)
+        if self._answered_by_gateway(exc):
+            # The body the client gets is the gateway's error envelope, not the upstream's.
+            message = exc.message if isinstance(exc, GatewayError) else INTERNAL_ERROR_MESSAGE
+            self.bytes_out = len(error_body(self.command.route.provider, status, message))
         usage, partial, estimated = self._usage(outcome)
         event = (
             self._event(status, outcome, error, usage, partial, estimated, now)
@@ -111,6 +121,22 @@ class RequestTrace:
         )
         record = self._record(status, outcome, usage, partial, estimated)
         return Conclusion(event, record)
+
+    def _answered_by_gateway(self, exc: BaseException | None) -> bool:
+        """Whether the client gets an error the gateway renders (not the upstream's answer, and
+        not nothing because it left)."""
+        if exc is None or isinstance(exc, asyncio.CancelledError):
+            return False
+        return self.status is None or self.answer_withheld
+
+    def _client_status(self, exc: BaseException | None) -> int:
+        if self.status is not None and not self.answer_withheld:
+            return self.status
+        if isinstance(exc, GatewayError):
+            return exc.status  # the gateway's error, in the provider's envelope
+        if exc is None or isinstance(exc, asyncio.CancelledError):
+            return CLIENT_CLOSED_STATUS
+        return INTERNAL_ERROR_STATUS
 
     def _ending(self, exc: BaseException | None) -> tuple[Outcome, EventError | None]:
         if exc is not None:

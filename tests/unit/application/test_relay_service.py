@@ -19,6 +19,7 @@ from gateway.domain.errors import (
     QuotaExceeded,
     Unauthenticated,
     UpstreamCutOff,
+    UpstreamTimeout,
     UpstreamUnreachable,
 )
 from gateway.domain.ports.billing import Decision
@@ -266,6 +267,68 @@ async def test_client_gone_before_the_answer_is_billed_for_the_prompt_it_sent() 
     assert record.partial and record.estimated and record.status == 499
     assert record.usage.input_tokens == -(-len(body) // 4) and record.usage.output_tokens == 0
     assert events.events[0].outcome == "client_cancelled"
+
+
+async def test_a_whole_body_that_fails_is_recorded_with_the_status_the_client_gets() -> None:
+    # The upstream answered 200, then its body went silent: the client gets the gateway's 504.
+    body = b'{"model":"gpt-4o","messages":[{"role":"user","content":"' + b"x" * 400 + b'"}]}'
+    answer = ScriptedResponse(
+        body_chunks=[b'{"id":'], fail_with=UpstreamTimeout(), announced_length=90
+    )
+    relay, events, billing = service(ScriptedUpstream(answer))
+    exchange = await relay.open(command(body=body))
+    assert not exchange.streaming
+    with pytest.raises(UpstreamTimeout):
+        await exchange.read_body()
+    exchange.finish(UpstreamTimeout())
+    await relay.drain(1)
+    assert exchange.answer_withheld and exchange.client_status() == 504
+    event, record = events.events[0], billing.records["req-1"]
+    assert event.status == record.status == 504 and event.outcome == "timeout"
+    # The provider read the prompt: billed as an estimate, as a stream cut before its text is.
+    assert record.estimated and record.partial
+    assert record.usage.input_tokens == -(-len(body) // 4) and record.usage.output_tokens == 0
+
+
+@pytest.mark.parametrize(("sent", "status"), [(0, 502), (1, 200)])
+async def test_a_stream_that_fails_is_recorded_with_the_status_the_client_got(
+    sent: int, status: int
+) -> None:
+    # Before its first chunk the client has nothing and gets the gateway's 502; after it, the
+    # upstream's 200 has gone out with the head.
+    answer = ScriptedResponse(
+        headers=SSE, body_chunks=CUT_CLAUDE_STREAM[:sent], fail_with=UpstreamCutOff()
+    )
+    relay, events, _ = service(ScriptedUpstream(answer))
+    exchange = await relay.open(
+        command(MESSAGES, b'{"model":"c","stream":true}', {"x-api-key": "k"})
+    )
+
+    async def read_all() -> None:
+        await exchange.first_chunk()
+        async for _ in exchange:
+            pass
+
+    with pytest.raises(UpstreamCutOff):
+        await read_all()
+    exchange.finish(UpstreamCutOff())
+    await relay.drain(1)
+    assert exchange.answer_withheld is (sent == 0)
+    assert events.events[0].status == exchange.client_status() == status
+    assert events.events[0].outcome == "upstream_error"
+
+
+async def test_a_fault_of_the_gateways_own_before_the_answer_is_recorded_as_its_500() -> None:
+    answer = ScriptedResponse(
+        body_chunks=[b"{"], fail_with=RuntimeError("bug"), announced_length=10
+    )
+    relay, events, _ = service(ScriptedUpstream(answer))
+    exchange = await relay.open(command())
+    with pytest.raises(RuntimeError):
+        await exchange.read_body()
+    exchange.finish(RuntimeError("bug"))
+    await relay.drain(1)
+    assert events.events[0].status == 500
 
 
 async def test_terminal_status_tells_an_incomplete_answer_apart() -> None:

@@ -32,8 +32,11 @@ Behaviour controls (request headers; unparsable values are ignored):
                                retry-after: 1
 - x-fake-delay-ms: D           wait D ms before sending the response headers
 - x-fake-chunk-delay-ms: D     wait D ms between stream frames
-- x-fake-cut-after: K          after K stream frames, close the connection (truncated body)
-- x-fake-stall-after: K        after K stream frames, go silent for an hour without closing
+- x-fake-cut-after: K          after K stream frames, close the connection (truncated body);
+                               a whole (JSON) body: after K of its bytes, at most all but one,
+                               its headers announcing the full Content-Length
+- x-fake-stall-after: K        after K stream frames (a whole body: K bytes, as above), go
+                               silent for an hour without closing
 - x-fake-stream-error: 1       after the first text delta, send the provider's in-stream error
 - x-fake-responses-end: incomplete|failed   how a Responses API stream ends
 - x-fake-gzip: 1               gzip JSON bodies whatever the Accept-Encoding

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from gateway.devtools.fake_provider.controls import Controls, parse_controls
 from gateway.devtools.fake_provider.dialects import Dialect
-from gateway.devtools.fake_provider.respond import error_response
+from gateway.devtools.fake_provider.respond import error_response, truncated_response
 from gateway.devtools.fake_provider.state import STATE, FakeState
 from gateway.devtools.fake_provider.wire import Json
 
@@ -70,9 +70,13 @@ def endpoint(dialect: DialectChoice) -> Callable[[Handler], Route]:
                 if controls.status is not None:
                     raise FakeError(controls.status, f"fake {controls.status} from x-fake-status")
                 call.json = _parse_object(body)
-                return await handler(call)
+                response = await handler(call)
             except FakeError as exc:
                 return error_response(call, exc.status, exc.message)
+            # A stream applied its frame limit itself; a whole body is cut or stalled here.
+            if controls.frame_limit is not None and type(response) is web.Response:
+                return await truncated_response(call, response)
+            return response
 
         return route
 

@@ -102,6 +102,26 @@ async def _write_frames(call: Call, response: web.StreamResponse, body: StreamBo
         await asyncio.sleep(STALL_SECONDS)
 
 
+async def truncated_response(call: Call, whole: web.Response) -> web.StreamResponse:
+    """A whole body (JSON, say) with `x-fake-cut-after: K` or `x-fake-stall-after: K`: its
+    headers announce the full Content-Length, then only its first K bytes (at most all but one)
+    are sent before the connection is cut, or goes silent."""
+    body = whole.body
+    assert isinstance(body, bytes)
+    controls = call.controls
+    limit = controls.frame_limit
+    assert limit is not None
+    stream = web.StreamResponse(status=whole.status, headers=whole.headers)
+    stream.content_length = len(body)
+    await stream.prepare(call.request)
+    await stream.write(body[: min(limit, max(len(body) - 1, 0))])
+    if controls.cut_after == limit:
+        _cut(call.request)
+    else:
+        await asyncio.sleep(STALL_SECONDS)
+    return stream
+
+
 def _cut(request: web.Request) -> None:
     """Close the socket mid-body so the client sees a chunked body without its last chunk.
 

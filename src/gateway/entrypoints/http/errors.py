@@ -9,6 +9,7 @@ from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse
 
 from gateway.application.relay import RelayService
+from gateway.domain.error_envelopes import INTERNAL_ERROR_MESSAGE, error_body
 from gateway.domain.errors import (
     GatewayError,
     InvalidRequest,
@@ -19,7 +20,6 @@ from gateway.domain.errors import (
 from gateway.domain.provider import Provider
 from gateway.domain.route_resolver import resolve_route
 from gateway.domain.routes import provider_for_path
-from gateway.entrypoints.http.envelopes import error_body
 from gateway.entrypoints.http.relay_handler import command_for, waited_since_arrival
 
 logger = logging.getLogger("gateway.errors")
@@ -108,7 +108,7 @@ def _conclude_refused_body(request: Request, status: int, message: str) -> None:
 async def on_unexpected(request: Request, exc: Exception) -> HTTPResponse:
     # The traceback goes to the log; the client gets a fixed text (str(exc) could hold anything).
     logger.exception("unhandled error on %s %s", request.method, request.path)
-    return _render(request, 500, "internal gateway error")
+    return _render(request, 500, INTERNAL_ERROR_MESSAGE)
 
 
 def register_error_handlers(app: Sanic) -> None:  # type: ignore[type-arg]

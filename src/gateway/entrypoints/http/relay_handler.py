@@ -130,7 +130,7 @@ async def _deliver(request: Request, exchange: RelayExchange, sending: Awaitable
             raise
         exchange.finish()  # a no-op when sending has concluded it already
     finally:
-        end_request(request, exchange.status)
+        end_request(request, exchange.client_status())
 
 
 async def _within_write_timeout(
@@ -151,7 +151,10 @@ async def _within_write_timeout(
         if not deadline.expired():
             raise
         limit = f"server.http.write_timeout ({write_timeout:g} s)"
-        exchange.finish(ResponseTimeout(f"the response took longer than {limit}"))
+        timeout = ResponseTimeout(f"the response took longer than {limit}")
+        exchange.finish(timeout)
+        if exchange.answer_withheld:
+            raise timeout from None  # nothing sent yet: answered in the provider's envelope
         _cut(request)
 
 
@@ -180,34 +183,39 @@ async def _send_stream(
     """Chunks go to the client as they arrive. A client that leaves cancels this task: the
     upstream response is dropped at once (which stops the upstream generating)."""
     try:
-        response = await request.respond(RelayedResponse(status=exchange.status, headers=headers))
         metrics: HttpMetrics | None = request.app.ctx.http_metrics
         if metrics is None:
-            await _relay_chunks(request, response, exchange)
+            await _relay_chunks(request, exchange, headers)
         else:
-            await _send_measured(request, response, exchange, metrics, provider)
-        await response.eof()
-    except UpstreamError as exc:
-        exchange.finish(exc)
-        _cut(request)
+            await _send_measured(request, exchange, headers, metrics, provider)
     except Exception as exc:
-        # A fault of the gateway's own mid-stream: cut, or Sanic would end the body cleanly
-        # and the client would take a truncated answer for a whole one. Raised on to be logged.
         exchange.finish(exc)
+        if exchange.answer_withheld:
+            raise  # nothing sent yet: the error handler answers in the provider's envelope
+        # Mid-stream: cut, or Sanic would end the body cleanly and the client would take a
+        # truncated answer for a whole one. A fault of the gateway's own is raised on to be
+        # logged.
         _cut(request)
-        raise
+        if not isinstance(exc, UpstreamError):
+            raise
 
 
-async def _relay_chunks(
-    request: Request, response: BaseHTTPResponse, exchange: RelayExchange
+async def _relay_chunks(request: Request, exchange: RelayExchange, headers: Header) -> None:
+    """The head waits for the first chunk, so that an upstream that fails before it is answered
+    with the gateway's error. The first chunk goes through Sanic, which writes the head with it
+    and chooses the framing. Where the protocol can then write chunks itself, the rest is
+    pushed from the upstream client's callbacks straight to the client's transport; a chunk the
+    paused transport cannot take goes Sanic's way, which waits for it."""
+    first = await exchange.first_chunk()
+    response = await request.respond(RelayedResponse(status=exchange.status, headers=headers))
+    if first is not None:  # else an empty body
+        await _relay_rest(request, response, exchange, first)
+    await response.eof()
+
+
+async def _relay_rest(
+    request: Request, response: BaseHTTPResponse, exchange: RelayExchange, first: bytes
 ) -> None:
-    """The first chunk goes through Sanic, which writes the headers with it and chooses the
-    framing. Where the protocol can then write chunks itself, the rest is pushed from the
-    upstream client's callbacks straight to the client's transport; a chunk the paused
-    transport cannot take goes Sanic's way, which waits for it."""
-    first = await anext(exchange, None)
-    if first is None:
-        return  # an empty body
     await response.send(first)
     write = _chunk_writer(request)
     if write is _not_written:
@@ -246,8 +254,8 @@ def _chunk_writer(request: Request) -> ChunkWriter:
 
 async def _send_measured(
     request: Request,
-    response: BaseHTTPResponse,
     exchange: RelayExchange,
+    headers: Header,
     metrics: HttpMetrics,
     provider: str,
 ) -> None:
@@ -265,7 +273,7 @@ async def _send_measured(
 
     exchange.watch_gaps(on_gap)
     try:
-        await _relay_chunks(request, response, exchange)
+        await _relay_chunks(request, exchange, headers)
     finally:
         # A stream that ends in silence (an upstream timeout, a client gone) may have stalled too.
         if not stalled and exchange.silent_for() > threshold:

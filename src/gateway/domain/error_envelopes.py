@@ -1,4 +1,7 @@
-"""Gateway-made errors in the calling provider's own error envelope (contract: "Errors")."""
+"""Gateway-made errors in the calling provider's own error envelope (contract: "Errors").
+
+The HTTP entrypoint answers with these bodies; the request-log event counts their bytes.
+"""
 
 from __future__ import annotations
 
@@ -44,6 +47,11 @@ _GEMINI_STATUS = {
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
+
+
+# What a client is told of a fault of the gateway's own: a fixed text, as an exception's could
+# hold anything.
+INTERNAL_ERROR_MESSAGE = "internal gateway error"
 
 
 def error_body(provider: Provider, status: int, message: str) -> bytes:
