@@ -152,6 +152,26 @@ async def test_a_stream_longer_than_the_write_timeout_is_cut(fake_provider: Fake
     assert event.usage_partial and event.usage.output_tokens > 0
 
 
+async def test_a_client_that_stops_at_done_before_the_bodys_end_is_not_cancelled(
+    gateway: LiveGateway,
+) -> None:
+    """The OpenAI SDK stops reading at `[DONE]` and closes. Here the upstream holds back the
+    end of its chunked body, so the client is gone before the gateway has it: the request
+    still ended as its stream said, not as a cancellation."""
+    headers = {**AUTH, "x-fake-chunks": "3", "x-fake-stall-after": "1000"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(gateway.url + CHAT, json=STREAM_BODY, headers=headers) as r,
+    ):
+        async for line in r.content:
+            if line.startswith(b"data: [DONE]"):
+                break  # and leave, the body's end unread
+    event = (await gateway.events.wait_for(1))[-1]
+    assert event.outcome == "ok" and event.error is None and event.status == 200
+    assert not event.usage_partial and not event.usage_estimated
+    assert event.usage.output_tokens == 3 and event.terminal_status == "stop"
+
+
 async def test_a_stream_with_no_chunk_within_the_write_timeout_is_answered_504(
     fake_provider: FakeProvider,
 ) -> None:

@@ -139,7 +139,9 @@ class RequestTrace:
         return INTERNAL_ERROR_STATUS
 
     def _ending(self, exc: BaseException | None) -> tuple[Outcome, EventError | None]:
-        if exc is not None:
+        if exc is not None and not (
+            isinstance(exc, asyncio.CancelledError) and self._stream_said_its_last()
+        ):
             return _outcome_of(exc), _error_of(exc)
         stream_error = self.report.stream_error
         if stream_error is not None:
@@ -153,6 +155,21 @@ class RequestTrace:
         if self.report.terminal_status == "failed":
             return Outcome.UPSTREAM_ERROR, EventError(type="failed", message="response failed")
         return Outcome.OK, None
+
+    def _stream_said_its_last(self) -> bool:
+        """Whether the stream had relayed its final usage and finish reason when the client
+        left: SDKs close once they read a stream's last event (OpenAI's stop at `[DONE]`),
+        and may not wait for the upstream's end of the body behind it. Such a client was not
+        cancelled: the request ends as its stream said it did."""
+        report = self.report
+        return (
+            self.stream
+            and not self.answer_withheld
+            and self.status is not None
+            and self.status < 400
+            and report.final
+            and report.terminal_status is not None
+        )
 
     def _usage(self, outcome: Outcome) -> tuple[Usage, bool, bool]:
         report = self.report

@@ -257,6 +257,29 @@ async def test_client_cancel_mid_stream_is_recorded_once() -> None:
     assert billing.records["req-1"].partial and billing.records["req-1"].usage.output_tokens == 2
 
 
+async def test_a_client_that_leaves_after_the_streams_last_event_was_not_cancelled() -> None:
+    # The OpenAI SDK stops at [DONE] and may close before the body's own end arrives.
+    chunks = [
+        b'data: {"choices":[{"delta":{"content":"abcd"},"finish_reason":null}]}\n\n',
+        b'data: {"choices":[{"delta":{},"finish_reason":"stop"}]}\n\n',
+        b'data: {"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3}}\n\n',
+        b"data: [DONE]\n\n",
+    ]
+    for sent, outcome in [(len(chunks), "ok"), (2, "client_cancelled")]:
+        upstream = ScriptedUpstream(ScriptedResponse(headers=SSE, body_chunks=chunks[:sent]))
+        relay, events, billing = service(upstream)
+        exchange = await relay.open(command(body=b'{"model":"m","stream":true,"messages":[]}'))
+        async for _ in exchange:
+            pass
+        exchange.finish(asyncio.CancelledError())
+        await relay.drain(1)
+        event, record = events.events[0], billing.records["req-1"]
+        assert event.outcome == record.outcome == outcome
+        assert (event.error is None) is (outcome == "ok")
+        assert record.partial is (outcome != "ok") and event.status == 200
+    assert event.usage.output_tokens == 1  # cancelled before the usage: 4 bytes estimated
+
+
 async def test_client_gone_before_the_answer_is_billed_for_the_prompt_it_sent() -> None:
     body = b'{"model":"gpt-4o","messages":[{"role":"user","content":"' + b"x" * 400 + b'"}]}'
     relay, events, billing = service(ScriptedUpstream(asyncio.CancelledError()))
