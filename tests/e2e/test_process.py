@@ -148,6 +148,34 @@ async def test_a_stop_lets_in_flight_streams_finish(
 
 
 @pytest.mark.parametrize("gateway_process", [1], indirect=True, ids=["1-worker"])
+async def test_a_stop_takes_no_new_request_on_a_kept_alive_connection(
+    gateway_process: GatewayProcess,
+) -> None:
+    """A busy client keeps sending on its keep-alive connection: the request in flight at the
+    stop finishes, and no other is served, so the gateway ends with it rather than serving on
+    until the graceful stop's limit (write_timeout, 300 s) and then cutting streams."""
+    process, url = gateway_process.process, gateway_process.url
+    await _wait_ready(gateway_process, 1)
+    connector = aiohttp.TCPConnector(limit=1)  # one connection, kept alive between requests
+    async with aiohttp.ClientSession(connector=connector) as http:
+        async with _slow_stream(http, url, 6) as r:
+            await r.content.readany()
+            process.send_signal(signal.SIGTERM)
+            rest = await r.read()
+        assert rest.endswith(b"data: [DONE]\n\n")
+        served_after_stop = 0
+        for _ in range(10):  # bounded: without the fix each is served, 0.3 s apiece
+            try:
+                async with _slow_stream(http, url, 2) as again:
+                    await again.read()
+                served_after_stop += 1
+            except aiohttp.ClientError:
+                break
+    assert served_after_stop == 0
+    assert await asyncio.to_thread(process.wait, 20) == 0
+
+
+@pytest.mark.parametrize("gateway_process", [1], indirect=True, ids=["1-worker"])
 async def test_a_second_stop_ends_a_single_process_at_once(gateway_process: GatewayProcess) -> None:
     """The first stop drains; whoever sends a second one wants the process gone now."""
     process, url = gateway_process.process, gateway_process.url

@@ -146,6 +146,20 @@ async def test_a_path_no_route_matches_answers_in_the_envelope_of_the_sdk_that_c
         assert check(await r.json())
 
 
+async def _post_a_claude_head(
+    gw: LiveGateway, framing: str, sent: bytes
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A raw connection that has sent a Claude request's head, framed as told, and `sent`."""
+    host, port = gw.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    head = (
+        f"POST {CLAUDE[0]} HTTP/1.1\r\nhost: {host}\r\nx-api-key: k\r\n"
+        f"content-type: application/json\r\n{framing}\r\n\r\n"
+    )
+    writer.write(head.encode() + sent)
+    return reader, writer
+
+
 @pytest.mark.parametrize(
     ("framing", "sent", "announced"),
     [
@@ -164,13 +178,7 @@ async def test_a_body_that_stops_arriving_is_408_after_the_read_timeout(
         fake_provider.url, server={"http": {"addr": "127.0.0.1:0", "read_timeout": "0.5s"}}
     )
     async with running_gateway(settings) as gw:
-        host, port = gw.url.removeprefix("http://").split(":")
-        reader, writer = await asyncio.open_connection(host, int(port))
-        head = (
-            f"POST {CLAUDE[0]} HTTP/1.1\r\nhost: {host}\r\nx-api-key: k\r\n"
-            f"content-type: application/json\r\n{framing}\r\n\r\n"
-        )
-        writer.write(head.encode() + sent)
+        reader, writer = await _post_a_claude_head(gw, framing, sent)
         started = time.monotonic()
         answer = await asyncio.wait_for(reader.read(), 10)  # the gateway closes after it
         took = time.monotonic() - started
@@ -186,6 +194,35 @@ async def test_a_body_that_stops_arriving_is_408_after_the_read_timeout(
     assert event.error is not None and event.error.type == "request_timeout"
     assert event.bytes_in == announced
     assert 400 < event.latency_ms < 3000  # from its arrival, not from its refusal
+
+
+@pytest.mark.parametrize(
+    ("framing", "sent", "announced"),
+    [
+        ("content-length: 100", b'{"model":', 100),
+        ("content-length: 100", b"", 100),
+        ("transfer-encoding: chunked", b'9\r\n{"model":\r\n', 0),
+    ],
+    ids=["content-length", "headers-only", "chunked"],
+)
+async def test_a_client_gone_while_sending_its_body_ends_in_its_event(
+    fake_provider: FakeProvider, framing: str, sent: bytes, announced: int
+) -> None:
+    """Sanic cancels such a request before any handler or middleware runs: it left no event,
+    no access line and no metric, where a client that stops (408) or leaves later leaves one."""
+    async with running_gateway(gateway_settings(fake_provider.url)) as gw:
+        _, writer = await _post_a_claude_head(gw, framing, sent)
+        await writer.drain()
+        await asyncio.sleep(0.2)  # the gateway is reading the body
+        writer.close()
+        (event,) = await gw.events.wait_for(1)
+        await asyncio.sleep(0.1)
+        assert len(gw.events.events) == 1  # once
+    assert fake_provider.requests == []
+    assert (event.status, event.outcome, event.provider) == (499, "client_cancelled", "claude")
+    assert event.error is not None and event.error.type == "client_cancelled"
+    assert event.bytes_in == announced and event.bytes_out == 0
+    assert 150 < event.latency_ms < 3000  # from its arrival
 
 
 @pytest.mark.parametrize("framing", ["content-length: 0", "transfer-encoding: chunked"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import timedelta
 
@@ -93,6 +94,12 @@ class RelayService:
         request-log event. It reached no upstream, so it has no usage to record. `command.body`
         is what was read; `waited`, the seconds since the request arrived (its latency)."""
         self._conclude(self._trace(command, waited), error)
+
+    def abandon(self, command: RelayCommand, waited: float = 0.0) -> None:
+        """Conclude a request whose client went away before its body had arrived whole: it ends
+        in its request-log event as any client that leaves does (client_cancelled, 499), with
+        no upstream reached and no usage to record."""
+        self._conclude(self._trace(command, waited), asyncio.CancelledError())
 
     def _trace(self, command: RelayCommand, waited: float = 0.0) -> RequestTrace:
         route = command.route

@@ -10,7 +10,7 @@ from sanic import Sanic
 from sanic.config import Config
 
 from gateway.application.relay import RelayService
-from gateway.entrypoints.http.errors import register_error_handlers
+from gateway.entrypoints.http.errors import conclude_abandoned_body, register_error_handlers
 from gateway.entrypoints.http.middleware import install_middleware
 from gateway.entrypoints.http.observability import HttpObservability
 from gateway.entrypoints.http.protocol import GatewayHttpProtocol
@@ -73,6 +73,7 @@ def create_app(settings: Settings, runtime: Runtime, name: str | None = None) ->
     app.ctx.max_body = settings.server.http.max_body_size
     # Whoever serves the app passes it on (Sanic takes the protocol only as a serving argument).
     app.ctx.http_protocol = GatewayHttpProtocol
+    app.ctx.on_abandoned_body = conclude_abandoned_body  # the protocol's hook (protocol.py)
     app.ctx.write_timeout = settings.server.http.write_timeout
     # Sanic reads a client address from proxy headers only when told to trust them (its
     # FORWARDED_SECRET, REAL_IP_HEADER or PROXIES_COUNT, e.g. from SANIC_* variables).

@@ -91,8 +91,23 @@ def _conclude_refused_body(request: Request, status: int, message: str) -> None:
     the gateway refused itself does: the operator sees every refusal, not only their access
     lines."""
     error = _BODY_ERRORS.get(status)
+    if error is not None:
+        _conclude_unread(request, error(message))
+
+
+def conclude_abandoned_body(request: Request) -> None:
+    """A relayed route's request whose client left while its body was being read. Sanic
+    cancels it before any handler, error handler or middleware runs; it ends in its
+    request-log event (client_cancelled, 499) as a client that leaves later does. The
+    protocol calls this (GatewayHttpProtocol.connection_lost)."""
+    _conclude_unread(request, None)
+
+
+def _conclude_unread(request: Request, error: GatewayError | None) -> None:
+    """Conclude a relayed route's request whose body was not read whole: refused with `error`,
+    or abandoned by its client (None)."""
     service: RelayService | None = getattr(request.app.ctx, "relay", None)
-    if error is None or service is None or request.route is None:
+    if service is None or request.route is None:
         return
     if getattr(request.ctx, "relayed", False):
         return  # the handler ran: it concluded the request
@@ -102,7 +117,10 @@ def _conclude_refused_body(request: Request, status: int, message: str) -> None:
         return  # a system route
     request.ctx.relayed = True  # the event's access line is the request's
     command = command_for(request, route, route_name, b"")
-    service.refuse(command, error(message), waited_since_arrival(request))
+    if error is None:
+        service.abandon(command, waited_since_arrival(request))
+    else:
+        service.refuse(command, error, waited_since_arrival(request))
 
 
 async def on_unexpected(request: Request, exc: Exception) -> HTTPResponse:

@@ -103,6 +103,17 @@ class GatewayHttpProtocol(HttpProtocol):
         finally:
             self._awaiting_body = False
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        # The client left while its request's body was being read: Sanic cancels the request
+        # before any handler, error handler or middleware runs, so it would leave no trace.
+        # The app's hook concludes it (errors.conclude_abandoned_body).
+        http = self._http
+        if self._awaiting_body and http is not None and http.request is not None:
+            hook = getattr(self.app.ctx, "on_abandoned_body", None)
+            if hook is not None:
+                hook(http.request)
+        super().connection_lost(exc)  # type: ignore[no-untyped-call]
+
     def check_timeouts(self) -> None:
         http = self._http
         if (
@@ -119,6 +130,17 @@ class GatewayHttpProtocol(HttpProtocol):
             self._task.cancel("the request's body did not arrive in time")
             return
         super().check_timeouts()  # type: ignore[no-untyped-call]
+
+    def close_if_idle(self) -> bool:
+        """Sanic asks this of every connection once the server stops listening: an idle one
+        closes, a busy one finishes its request. It must then take no other: Sanic would go on
+        serving a keep-alive client's next requests for as long as it sent them, up to the
+        graceful stop's limit (write_timeout), and then cut the streams begun after the stop.
+        Its current response says `connection: close` if its head is not out yet."""
+        http = self._http
+        if http is not None:
+            http.keep_alive = False
+        return bool(super().close_if_idle())
 
     def write_chunk(self, data: bytes) -> bool:
         """Write one piece of a chunked response body now, framed and timed as Sanic's own
