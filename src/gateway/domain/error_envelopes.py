@@ -27,6 +27,7 @@ _OPENAI_TYPES = {
     403: ("invalid_request_error", "permission_denied"),
     404: ("invalid_request_error", "not_found"),
     405: ("invalid_request_error", "method_not_allowed"),
+    408: ("invalid_request_error", "request_timeout"),
     413: ("invalid_request_error", "request_too_large"),
     426: ("invalid_request_error", "upgrade_required"),
     429: ("insufficient_quota", "insufficient_quota"),
@@ -40,6 +41,7 @@ _GEMINI_STATUS = {
     403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
     405: "NOT_FOUND",
+    408: "DEADLINE_EXCEEDED",
     413: "INVALID_ARGUMENT",
     426: "FAILED_PRECONDITION",
     429: "RESOURCE_EXHAUSTED",
@@ -55,13 +57,18 @@ INTERNAL_ERROR_MESSAGE = "internal gateway error"
 
 
 def error_body(provider: Provider, status: int, message: str) -> bytes:
+    """A status the tables do not name gets its class's kind: a client's error for a 4xx (as
+    Anthropic does, protocols.md 1.7), a server's for the rest."""
+    client_error = 400 <= status < 500
     if provider is Provider.CLAUDE:
-        kind = _CLAUDE_TYPES.get(status, "api_error")
+        kind = _CLAUDE_TYPES.get(status, "invalid_request_error" if client_error else "api_error")
         return orjson.dumps({"type": "error", "error": {"type": kind, "message": message}})
     if provider is Provider.OPENAI:
-        kind, code = _OPENAI_TYPES.get(status, ("server_error", None))
+        default = ("invalid_request_error", None) if client_error else ("server_error", None)
+        kind, code = _OPENAI_TYPES.get(status, default)
         return orjson.dumps(
             {"error": {"message": message, "type": kind, "param": None, "code": code}}
         )
-    gemini_status = _GEMINI_STATUS.get(status, "INTERNAL")
+    default_status = "INVALID_ARGUMENT" if client_error else "INTERNAL"
+    gemini_status = _GEMINI_STATUS.get(status, default_status)
     return orjson.dumps({"error": {"code": status, "message": message, "status": gemini_status}})

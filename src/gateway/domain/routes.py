@@ -54,6 +54,9 @@ def gemini_model_route(model_and_action: str, version: str = "v1beta") -> Route:
 def gemini_get_model_route(model: str, version: str = "v1beta") -> Route:
     if version not in GEMINI_VERSIONS:
         raise RouteNotFound("unsupported Gemini API version")
+    action = model.rpartition(":")[2]
+    if action in GEMINI_ACTIONS:  # a GET of `{model}:{action}`: say so, not "invalid model"
+        raise RouteNotFound(f"'{action}' is called with POST, not GET")
     model = _safe(model, _GEMINI_MODEL, "model")
     return Route(Provider.GEMINI, Operation.GET_MODEL, f"/{version}/models/{model}", model)
 

@@ -124,3 +124,26 @@ async def test_a_wrong_service_key_is_unavailable_not_a_client_error(
     assert isinstance(decision.denial, BillingUnavailable)
     await billing.record(usage_record("kept", KEY))
     assert billing.outbox.pending == 1  # 401 from the service: retried, not dead-lettered
+
+
+async def test_readiness_says_when_the_service_rejects_the_gateways_key(
+    billing_server: BillingServer, make_http_billing: Callable[..., HttpBilling]
+) -> None:
+    # /health takes no key, so only an authorize tells: every request got a 503 while /ready
+    # said ready.
+    billing_server.add_key("alice", KEY)
+    wrong = make_http_billing(api_key=Secret("wrong"))
+    await wrong.start()
+    assert (await wrong.readiness())[0]  # nothing asked yet
+    await wrong.authorize(authorization(KEY))
+    ready, details = await wrong.readiness()
+    assert not ready and details["reachable"] is True
+    assert "billing.api_key" in str(details["error"]) and "wrong" not in str(details)
+    right = make_http_billing()
+    await right.start()
+    assert (await right.authorize(authorization(KEY))).allowed
+    assert (await right.readiness())[0]
+    open_anyway = make_http_billing(api_key=Secret("wrong"), fail_open=True)
+    await open_anyway.start()
+    await open_anyway.authorize(authorization(KEY))
+    assert (await open_anyway.readiness())[0]  # fail_open: ready without billing

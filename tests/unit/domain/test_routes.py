@@ -6,7 +6,12 @@ import pytest
 
 from gateway.domain.errors import RouteNotFound
 from gateway.domain.provider import Operation, Provider
-from gateway.domain.routes import claude_batch_route, gemini_model_route, provider_for_path
+from gateway.domain.routes import (
+    claude_batch_route,
+    gemini_get_model_route,
+    gemini_model_route,
+    provider_for_path,
+)
 
 
 @pytest.mark.parametrize(
@@ -109,3 +114,10 @@ def test_error_envelope_follows_the_path_then_the_headers(
     path: str, gemini_key: bool, claude_version: bool, provider: Provider
 ) -> None:
     assert provider_for_path(path, gemini_key, claude_version) is provider
+
+
+@pytest.mark.parametrize("version", ["v1beta", "v1"])
+def test_a_get_of_a_gemini_action_says_it_takes_post(version: str) -> None:
+    with pytest.raises(RouteNotFound, match="'generateContent' is called with POST, not GET"):
+        gemini_get_model_route("gemini-2.5-flash:generateContent", version)
+    assert gemini_get_model_route("gemini-2.5-flash", version).path_model == "gemini-2.5-flash"

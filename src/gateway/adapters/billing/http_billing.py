@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 _JSON = {"content-type": "application/json"}
 # Unavailability is logged at most this often (seconds): an outage must not flood the logs.
 _LOG_EVERY = 10.0
+_CREDENTIAL_REJECTED = frozenset({401, 403})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +60,9 @@ class HttpBilling:
         self._record_timeout = aiohttp.ClientTimeout(total=settings.record_timeout)
         self._logged_at = -_LOG_EVERY
         self.unavailable = 0  # authorize calls the service could not answer
+        # The last authorize's answer was 401/403: the service rejects the gateway's own
+        # credential (billing.api_key), which /health, unauthenticated, cannot tell.
+        self._credential_rejected = False
 
     @property
     def needs_usage(self) -> bool:
@@ -92,6 +96,7 @@ class HttpBilling:
         try:
             async with asyncio.timeout(self._settings.authorize_timeout):
                 status, body = await self._post(AUTHORIZE_PATH, authorize_body(request), {})
+            self._credential_rejected = status in _CREDENTIAL_REJECTED
             if status != 200:
                 raise BadAnswer(f"status {status}")
             denial = read_decision(body)
@@ -113,7 +118,10 @@ class HttpBilling:
             "reachable": reachable,
             "outbox_pending": self._outbox.pending,
         }
-        return reachable or self._settings.fail_open, details
+        answering = reachable and not self._credential_rejected
+        if self._credential_rejected:
+            details["error"] = "the billing service rejects billing.api_key (401/403)"
+        return answering or self._settings.fail_open, details
 
     async def _reachable(self) -> bool:
         if self._session is None:
