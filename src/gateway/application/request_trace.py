@@ -42,6 +42,8 @@ GENERATIVE = frozenset(
 )
 
 NO_REPORT = UsageReport()
+# A message batch's results read whole are recorded under this prefix and the batch's id.
+BATCH_RESULTS_RECORD_PREFIX = "batch_results:"
 _LEFT_WAITING = frozenset({Outcome.CLIENT_CANCELLED, Outcome.TIMEOUT})
 _CLIENT_ERRORS = (InvalidRequest, RouteNotFound, PayloadTooLarge, RequestTimeout)
 # nginx's convention for "the client closed the request before a status was sent".
@@ -231,13 +233,29 @@ class RequestTrace:
             error=error,
         )
 
+    def _record_id(self, outcome: Outcome, partial: bool) -> str:
+        """The usage record's idempotency key: the request's id, but for a message batch's
+        results read whole, the batch's. The results carry the batch's usage on every fetch,
+        and billing (the ledger, a billing service) keeps one record per key: the batch is
+        charged once, however often its results are fetched. A fetch cut short keeps its own
+        id, with what it read."""
+        route = self.command.route
+        if (
+            route.operation is Operation.BATCH_RESULTS
+            and route.resource_id is not None
+            and outcome is Outcome.OK
+            and not partial
+        ):
+            return BATCH_RESULTS_RECORD_PREFIX + route.resource_id
+        return self.command.request_id
+
     def _record(
         self, status: int, outcome: Outcome, usage: Usage, partial: bool, estimated: bool
     ) -> UsageRecord | None:
         if not self.forwarded:
             return None
         return UsageRecord(
-            request_id=self.command.request_id,
+            request_id=self._record_id(outcome, partial),
             ts=self.started_at,
             caller_key_hash=self.caller.key_hash,
             caller_fingerprint=self.caller.fingerprint,

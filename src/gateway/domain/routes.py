@@ -26,6 +26,8 @@ class Route:
     upstream_path: str
     # The model when the path names it (Gemini); otherwise it is read from the body.
     path_model: str | None = None
+    # The provider's object the path names (a Claude message batch's id), where it matters.
+    resource_id: str | None = None
 
 
 def _safe(segment: str, pattern: re.Pattern[str], what: str) -> str:
@@ -86,7 +88,7 @@ _BATCH_SUFFIX = {
 def claude_batch_route(operation: Operation, batch_id: str) -> Route:
     batch_id = _safe(batch_id, _BATCH_ID, "batch id")
     path = f"/v1/messages/batches/{batch_id}{_BATCH_SUFFIX[operation]}"
-    return Route(Provider.CLAUDE, operation, path)
+    return Route(Provider.CLAUDE, operation, path, resource_id=batch_id)
 
 
 # Routes with no variable part: (method, path) -> route.

@@ -139,3 +139,36 @@ async def test_a_client_gone_mid_stream_leaves_a_partial_record(billed: Billed) 
     assert row["outcome"] == "client_cancelled"
     assert row["partial"] == 1 and row["estimated"] == 1
     assert 0 < row["output_tokens"] < 50
+
+
+async def test_a_batchs_results_are_charged_once_however_often_they_are_fetched(
+    billed: Billed,
+) -> None:
+    add_key(billed.db, "alice", KEY)
+    params = {"model": "c", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]}
+    requests = [{"custom_id": name, "params": params} for name in ("a", "b")]
+    url = billed.gateway.url + "/v1/messages/batches"
+    status, raw = await post(url, {"x-api-key": KEY}, {"requests": requests})
+    assert status == 200
+    results = f"{url}/{orjson.loads(raw)['id']}/results"
+    async with aiohttp.ClientSession() as http:
+        for _ in range(3):  # the SDK's results() fetched three times, whole
+            async with http.get(results, headers={"x-api-key": KEY}) as r:
+                assert r.status == 200 and (await r.read()).count(b'"succeeded"') == 2
+        cut = {"x-api-key": KEY, "x-fake-cut-after": "200"}  # then once cut short
+        async with http.get(results, headers=cut) as r:
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await r.read()
+    async with asyncio.timeout(5):  # the cut fetch's record is the last to come
+        rows = billed.rows()
+        while not any(r["partial"] for r in rows):
+            await asyncio.sleep(0.02)
+            rows = billed.rows()
+    rows = [r for r in rows if r["operation"] == "batch_results"]
+    whole = [r for r in rows if r["request_id"].startswith("batch_results:")]
+    assert len(whole) == 1 and whole[0]["total_tokens"] == 2 * 19  # two results of 19
+    assert [r["partial"] for r in rows if r not in whole] == [1]  # the cut fetch, its own
+    with sqlite3.connect(billed.db) as conn:
+        used = conn.execute("SELECT used_tokens FROM api_keys").fetchone()[0]
+    cut_row = next(r for r in rows if r not in whole)
+    assert used == 2 * 19 + cut_row["total_tokens"]
