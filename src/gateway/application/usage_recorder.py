@@ -34,7 +34,9 @@ class UsageRecorder:
         return len(self._queue)
 
     def submit(self, record: UsageRecord) -> None:
-        """Queue `record`; needs a running event loop (the pump is a task of it)."""
+        """Queue `record`; needs a running event loop (the pump is a task of it). Billing is
+        told at once (`expect`): a local quota counts it while it waits for its batch."""
+        self._billing.expect(record)
         self._queue.append(record)
         if not self._pumping:
             self._pumping = True

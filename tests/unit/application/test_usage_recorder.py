@@ -18,6 +18,7 @@ class BatchBilling:
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
+        self.expected: list[str] = []
         self.gate = asyncio.Event()
         self.gate.set()
         self.fail_next = False
@@ -28,6 +29,9 @@ class BatchBilling:
 
     async def authorize(self, request: AuthorizationRequest) -> Decision:
         return ALLOW
+
+    def expect(self, record: UsageRecord) -> None:
+        self.expected.append(record.request_id)
 
     async def record(self, record: UsageRecord) -> None:
         await self.record_many((record,))
@@ -88,3 +92,17 @@ async def test_a_failing_call_is_logged_and_the_next_records_still_go(
     recorder.submit(usage_record("next", "k"))
     assert await background.drain(1)
     assert billing.calls == [["next"]]
+
+
+async def test_billing_is_told_of_a_record_before_its_batch_reaches_it() -> None:
+    # A local quota counts it while the batch before it is being committed.
+    billing, background = BatchBilling(), BackgroundTasks()
+    recorder = UsageRecorder(billing, background)
+    billing.gate.clear()  # the first batch's commit takes a while
+    recorder.submit(usage_record("first", "k"))
+    await asyncio.sleep(0)
+    recorder.submit(usage_record("second", "k"))
+    assert billing.expected == ["first", "second"] and billing.calls == []
+    billing.gate.set()
+    await background.drain(1)
+    assert billing.calls == [["first"], ["second"]]

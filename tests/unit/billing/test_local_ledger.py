@@ -32,6 +32,7 @@ def make_billing(tmp_path: Path, **kwargs: object) -> LocalBilling:
         outbox_dir=tmp_path / "outbox",
         multipliers=kwargs.pop("multipliers", {}),  # type: ignore[arg-type]
         cache_ttl=kwargs.pop("cache_ttl", 0.0),  # type: ignore[arg-type]
+        commit_linger=kwargs.pop("commit_linger", 0.02),  # type: ignore[arg-type]
     )
     return LocalBilling(settings)
 
@@ -72,6 +73,51 @@ async def test_quota_is_exhausted_by_recorded_usage(billing: LocalBilling, tmp_p
     decision = await billing.authorize(authorization(KEY))
     assert isinstance(decision.denial, QuotaExceeded) and decision.denial.status == 429
     assert used_tokens(db, KEY) == 30
+
+
+async def test_usage_waiting_for_its_commit_counts_against_the_quota(tmp_path: Path) -> None:
+    # A key's next request is authorized while its predecessors' records still wait for the
+    # group commit (1 s here): they must count already, and once committed, count once.
+    db = tmp_path / "ledger.sqlite3"
+    billing = make_billing(tmp_path, cache_ttl=60.0, commit_linger=1.0)
+    await billing.start()
+    small, large = KEY, "gw-test-key-0002"
+    try:
+        add_key(db, "small", small, quota=25)
+        add_key(db, "large", large, quota=55)
+        for key in (small, large):
+            assert (await billing.authorize(authorization(key))).allowed  # cached: 0 used
+        recording = [
+            asyncio.create_task(billing.record(usage_record(f"{key}-{i}", key, total=10)))
+            for key in (small, large)
+            for i in range(3)
+        ]
+        await asyncio.sleep(0.05)
+        assert not any(task.done() for task in recording)  # not committed yet
+        assert isinstance((await billing.authorize(authorization(small))).denial, QuotaExceeded)
+        assert (await billing.authorize(authorization(large))).allowed  # 30 of 55
+        await asyncio.gather(*recording)
+        assert isinstance((await billing.authorize(authorization(small))).denial, QuotaExceeded)
+        assert (await billing.authorize(authorization(large))).allowed  # still 30, not 60
+        assert used_tokens(db, small) == used_tokens(db, large) == 30
+    finally:
+        await billing.close()
+
+
+async def test_an_expected_record_counts_from_then_on_and_once(
+    billing: LocalBilling, tmp_path: Path
+) -> None:
+    # The relay's recorder expects a record while the batch before it is being committed.
+    add_key(tmp_path / "ledger.sqlite3", "alice", KEY, quota=25)
+    record = usage_record("expected", KEY, total=20)
+    billing.expect(record)
+    billing.expect(record)  # told twice: held once
+    assert (await billing.authorize(authorization(KEY))).allowed  # 20 of 25
+    billing.expect(usage_record("next", KEY, total=10))
+    assert isinstance((await billing.authorize(authorization(KEY))).denial, QuotaExceeded)
+    await billing.record_many([record, usage_record("next", KEY, total=10)])
+    assert used_tokens(tmp_path / "ledger.sqlite3", KEY) == 30
+    assert isinstance((await billing.authorize(authorization(KEY))).denial, QuotaExceeded)
 
 
 async def test_recording_is_idempotent_by_request_id(billing: LocalBilling, tmp_path: Path) -> None:

@@ -15,6 +15,9 @@ class DisabledBilling:
     async def authorize(self, request: AuthorizationRequest) -> Decision:
         return ALLOW
 
+    def expect(self, record: UsageRecord) -> None:
+        return None
+
     async def record(self, record: UsageRecord) -> None:
         return None
 

@@ -104,6 +104,9 @@ class HttpBilling:
             return self._unavailable(exc)
         return ALLOW if denial is None else Decision(False, denial)
 
+    def expect(self, record: UsageRecord) -> None:
+        return None  # the service keeps the quotas: it counts a record when it gets it
+
     async def record(self, record: UsageRecord) -> None:
         await self._outbox.submit(record.request_id, encode_record(record))
 

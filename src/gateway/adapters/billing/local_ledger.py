@@ -67,8 +67,14 @@ class LocalBilling:
         self._write_conn: sqlite3.Connection | None = None
         self._read_conn: sqlite3.Connection | None = None
         self._cache: dict[str, tuple[float, KeyState | None]] = {}
+        # Rows expected (`expect`) or handed to the group commit, not yet committed, by request
+        # id, and the tokens they charge each key: authorize counts them, or every request that
+        # ends within a commit's linger (20 ms: hundreds, in a tight loop) would pass a quota
+        # that its predecessors used up.
+        self._held: dict[str, UsageRow] = {}
+        self._pending: dict[str, int] = {}
         self._commits: GroupCommit[UsageRow, list[tuple[str, int]]] = GroupCommit(
-            self._commit,
+            self._commit_held,
             self._charged,
             max_batch=settings.max_batch,
             linger=settings.commit_linger,
@@ -108,17 +114,23 @@ class LocalBilling:
             return Decision(False, Unauthenticated("invalid API key"))
         if state.revoked:
             return Decision(False, Unauthenticated("this API key has been revoked"))
-        if state.quota_tokens is not None and state.used_tokens >= state.quota_tokens:
+        quota = state.quota_tokens
+        if quota is not None and state.used_tokens + self._pending.get(key_hash, 0) >= quota:
             return Decision(False, QuotaExceeded("the token quota of this API key is used up"))
         return ALLOW
 
     async def record(self, record: UsageRecord) -> None:
         await self.record_many((record,))
 
+    def expect(self, record: UsageRecord) -> None:
+        self._hold(record)
+
     async def record_many(self, records: Sequence[UsageRecord]) -> None:
+        rows = [self._hold(record) for record in records]
         try:
-            await self._commits.add_many([self._row(record) for record in records])
+            await self._commits.add_many(rows)
         except CommitFailed:
+            self._release(rows)  # the outbox charges them when it delivers
             log.error("ledger unwritable; %d usage record(s) kept in the outbox", len(records))
             for record in records:
                 await self._outbox.submit(record.request_id, encode_record(record))
@@ -152,6 +164,32 @@ class LocalBilling:
             self._cache.clear()
         self._cache[key_hash] = (now + self._settings.cache_ttl, state)
         return state
+
+    def _hold(self, record: UsageRecord) -> UsageRow:
+        """`record`'s row, counted as pending against its key until `_release` (once per
+        request id: a record expected, then handed over, is held once)."""
+        held = self._held.get(record.request_id)
+        if held is not None:
+            return held
+        row = self._held[record.request_id] = self._row(record)
+        key_hash, charged = row[2], row[13]
+        if key_hash is not None and charged:
+            self._pending[key_hash] = self._pending.get(key_hash, 0) + charged
+        return row
+
+    def _release(self, rows: Sequence[UsageRow]) -> None:
+        pending = self._pending
+        for row in rows:
+            if self._held.pop(row[0], None) is None:
+                continue  # not held (an outbox redelivery), or released already
+            key_hash, charged = row[2], row[13]
+            if key_hash is None or not charged:
+                continue
+            left = pending.get(key_hash, 0) - charged
+            if left > 0:
+                pending[key_hash] = left
+            else:
+                pending.pop(key_hash, None)
 
     def _charged(self, charges: list[tuple[str, int]]) -> None:
         for key_hash, tokens in charges:
@@ -194,6 +232,14 @@ class LocalBilling:
         if conn is None:
             raise sqlite3.ProgrammingError("ledger closed")
         return await self._in(self._writer, ledger_store.insert_usage, conn, rows)
+
+    async def _commit_held(self, rows: list[UsageRow]) -> list[tuple[str, int]]:
+        """The group commit's: rows `record_many` holds as pending. Once committed they are no
+        longer pending; the group commit hands the charges to `_charged` with no wait in
+        between, so an authorize never counts them both pending and in the cache."""
+        charges = await self._commit(rows)
+        self._release(rows)
+        return charges
 
     async def _redeliver(self, request_id: str, body: bytes) -> DeliveryResult:
         """The outbox's delivery: a record the ledger could not take earlier."""

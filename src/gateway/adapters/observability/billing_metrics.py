@@ -37,6 +37,9 @@ class MetricsBilling:
             self._decisions(denial.kind if denial is not None else "denied").inc()
         return decision
 
+    def expect(self, record: UsageRecord) -> None:
+        self._inner.expect(record)
+
     async def record(self, record: UsageRecord) -> None:
         await self.record_many((record,))
 

@@ -60,6 +60,12 @@ class Billing(Protocol):
         """Allow or deny. Bounded in time; when the service cannot answer, follows fail_open."""
         ...
 
+    def expect(self, record: UsageRecord) -> None:
+        """`record` is on its way to `record_many` (queued behind a batch in progress). A
+        billing that keeps quotas itself counts it against its key from now on, so that the
+        requests that end meanwhile cannot pass a quota it used up."""
+        ...
+
     async def record(self, record: UsageRecord) -> None:
         """Record usage exactly once per request_id. Never loses a record: failures are kept
         durably and retried; a replay of the same request_id is harmless."""
