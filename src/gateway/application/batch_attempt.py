@@ -12,6 +12,7 @@ from gateway.application.exchange import RelayExchange
 from gateway.application.headers import header_value
 from gateway.application.relay_command import RelayCommand
 from gateway.domain.errors import GatewayError
+from gateway.domain.provider import RESULTS_URL_OPERATIONS
 from gateway.domain.usage import Usage
 
 
@@ -68,6 +69,7 @@ async def attempt(
     headers: Mapping[str, str],
     request_id: str,
     max_body: int,
+    public_origin: str | None = None,
 ) -> Answer:
     """Send `request` once and read its answer. Raises GatewayError when no answer exists.
 
@@ -82,6 +84,7 @@ async def attempt(
         headers=headers,
         body=request.body,
         request_id=request_id,
+        public_origin=public_origin if request.route.operation in RESULTS_URL_OPERATIONS else None,
     )
     exchange = await relay.open(command)
     try:

@@ -20,6 +20,7 @@ from gateway.domain.routes import Route
 
 _METHODS = frozenset({"GET", "POST", "DELETE"})
 MAX_CUSTOM_ID = 512
+MAX_BODY = 32 << 20  # server.http.max_body_size's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,20 +79,25 @@ def _route(method: str, url: object) -> tuple[Route, str, str]:
     return route, name, parts.query
 
 
-def _body(method: str, route: Route, body: object, query: str) -> bytes:
+def _body(method: str, route: Route, body: object, query: str, max_body: int) -> bytes:
     if body is None and method != "POST":
         return b""
     if not isinstance(body, dict):
         raise BadLine("body must be a JSON object")
-    if body.get("stream") is True or route.operation is Operation.STREAM_GENERATE_CONTENT:
+    if route.operation is Operation.STREAM_GENERATE_CONTENT:
+        raise BadLine("streaming is not supported in a batch: call :generateContent instead")
+    if body.get("stream") is True:
         raise BadLine('streaming is not supported in a batch: remove "stream": true')
     if "alt=sse" in query:
         raise BadLine("streaming is not supported in a batch: remove alt=sse")
-    return orjson.dumps(body) if (body or method == "POST") else b""
+    encoded = orjson.dumps(body) if (body or method == "POST") else b""
+    if len(encoded) > max_body:  # the server refuses it (413): so does a batch
+        raise BadLine(f"body is larger than server.http.max_body_size ({max_body} bytes)")
+    return encoded
 
 
-def parse_line(number: int, raw: bytes) -> BatchRequest:
-    """One input line as a request. Raises BadLine."""
+def parse_line(number: int, raw: bytes, max_body: int = MAX_BODY) -> BatchRequest:
+    """One input line as a request, its body at most `max_body` bytes. Raises BadLine."""
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -105,14 +111,17 @@ def parse_line(number: int, raw: bytes) -> BatchRequest:
             raise BadLine("method must be GET, POST or DELETE")
         method = method.upper()
         route, name, query = _route(method, document.get("url"))
-        body = _body(method, route, document.get("body"), query)
+        body = _body(method, route, document.get("body"), query, max_body)
     except BadLine as exc:
         raise BadLine(exc.message, custom_id) from None
     return BatchRequest(number, custom_id, method, route, name, query, body)
 
 
-def plan_batch(lines: Iterable[bytes], done: frozenset[str] | set[str]) -> BatchPlan:
-    """Every input line parsed: runnable requests, problems, and lines done already.
+def plan_batch(
+    lines: Iterable[bytes], done: frozenset[str] | set[str], max_body: int = MAX_BODY
+) -> BatchPlan:
+    """Every input line parsed: runnable requests, problems, and lines done already. A body
+    over `max_body` (server.http.max_body_size) is a problem, as the server refuses it.
 
     A custom_id seen twice in the input keeps its first line; the later ones are problems.
     """
@@ -122,7 +131,7 @@ def plan_batch(lines: Iterable[bytes], done: frozenset[str] | set[str]) -> Batch
         if not raw.strip():
             continue
         try:
-            request = parse_line(number, raw)
+            request = parse_line(number, raw, max_body)
         except BadLine as exc:
             plan.problems.append(InputProblem(number, exc.message, exc.custom_id))
             continue

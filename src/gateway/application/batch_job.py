@@ -35,7 +35,7 @@ from gateway.application.batch_retry import (
     retryable_status,
 )
 from gateway.domain.errors import GatewayError, QuotaExceeded, Unauthenticated
-from gateway.domain.provider import Provider
+from gateway.domain.provider import Operation, Provider
 from gateway.domain.secrets import Secret
 from gateway.domain.usage import ZERO_USAGE, Usage
 
@@ -57,6 +57,9 @@ class BatchSettings:
     credential: Secret | None = None
     max_response_bytes: int = 64 * 1024 * 1024
     user_agent: str = "ai-gateway-batch/1"
+    # server.public_url: a Claude batch's results_url points there, as the server's answers do.
+    # None: the provider's own URL is kept (a batch has no request whose host it could use).
+    public_origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +190,12 @@ class BatchJob:
             delay: float | None = None
             try:
                 answer = await attempt(
-                    self._relay, request, headers, request_id, settings.max_response_bytes
+                    self._relay,
+                    request,
+                    headers,
+                    request_id,
+                    settings.max_response_bytes,
+                    settings.public_origin,
                 )
             except _HALTING as exc:
                 raise _Halt(f"{exc.kind}: {exc.message}") from None
@@ -225,8 +233,11 @@ class BatchJob:
 def _answer_line(
     request: BatchRequest, request_id: str, answer: Answer
 ) -> tuple[bytes, bool, Usage]:
-    line = response_line(request.custom_id, answer.status, request_id, answer.body)
-    return line, answer.status < 400, answer.usage
+    ok = answer.status < 400
+    # A message batch's results are JSON Lines: a string, also when there is one line of them.
+    jsonl = ok and request.route.operation is Operation.BATCH_RESULTS
+    line = response_line(request.custom_id, answer.status, request_id, answer.body, text=jsonl)
+    return line, ok, answer.usage
 
 
 def _raise_unexpected(results: list[BaseException | None]) -> None:

@@ -23,11 +23,16 @@ def _body_value(body: bytes) -> Any:
         return body.decode("utf-8", errors="replace")
 
 
-def response_line(custom_id: str, status: int, request_id: str, body: bytes) -> bytes:
+def response_line(
+    custom_id: str, status: int, request_id: str, body: bytes, *, text: bool = False
+) -> bytes:
+    """`text`: the body is kept as a string even when it parses as JSON (a JSONL body of one
+    line does)."""
+    value = body.decode("utf-8", errors="replace") if text else _body_value(body)
     document = {
         "id": f"batch_req_{request_id}",
         "custom_id": custom_id,
-        "response": {"status_code": status, "request_id": request_id, "body": _body_value(body)},
+        "response": {"status_code": status, "request_id": request_id, "body": value},
         "error": None,
     }
     return orjson.dumps(document) + b"\n"

@@ -182,7 +182,10 @@ class RequestTrace:
             return estimate_usage(ZERO_USAGE, 0, self.request_bytes), True, True
         succeeded = self.status is not None and self.status < 400
         if not self.forwarded or not succeeded:
-            return (report.usage if succeeded else ZERO_USAGE), False, False
+            # Sent, and left without an answer (the client gone, the upstream silent): what the
+            # provider did with it is unknown, so the zero is partial. An error answer is whole.
+            unanswered = self.forwarded and self.status is None and outcome in _LEFT_WAITING
+            return (report.usage if succeeded else ZERO_USAGE), unanswered, False
         if report.final:
             return report.usage, False, False
         if not generative:  # nothing to estimate (embeddings, count_tokens, ...): what was read

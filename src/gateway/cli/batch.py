@@ -14,10 +14,11 @@ import os
 import signal
 import sys
 from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gateway.adapters.batch.files import OutputBusy, ResultFile, input_lines
+from gateway.adapters.observability.observability import Observability
 from gateway.application.batch_input import BatchPlan, plan_batch
 from gateway.application.batch_job import BatchJob, BatchSettings, BatchSummary
 from gateway.application.batch_progress import BatchProgress, report_progress
@@ -70,7 +71,8 @@ class _Options:
 
 def _options(argv: list[str]) -> _Options:
     if not argv or argv[0] != "run":
-        raise SystemExit(f"usage: {USAGE}")
+        _err(f"usage: {USAGE}")
+        raise SystemExit(EXIT_USAGE)
     args = _parser().parse_args(argv[1:])
     key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV, "")
     settings = BatchSettings(
@@ -121,12 +123,16 @@ def _signals_stop(job: BatchJob) -> Iterator[None]:
 async def _run_job(
     options: _Options, settings: Settings, plan: BatchPlan, sink: ResultFile
 ) -> BatchSummary:
-    runtime = ContainerRuntime(build_container(settings), settings.upstreams.read_timeout)
+    # Log lines (each try's access line among them) go to stderr: stdout is the summary's.
+    observability = Observability(settings, log_stream=sys.stderr.buffer)
+    container = build_container(settings, observability=observability)
+    runtime = ContainerRuntime(container, settings.upstreams.read_timeout)
     await runtime.start()
     try:
         progress = BatchProgress(total=len(plan.requests))
+        job_settings = replace(options.settings, public_origin=settings.server.public_url)
         job = BatchJob(
-            relay=runtime.relay_service(), sink=sink, settings=options.settings, progress=progress
+            relay=runtime.relay_service(), sink=sink, settings=job_settings, progress=progress
         )
         with _signals_stop(job):
             reporter = _start_reporter(options, progress)
@@ -170,7 +176,7 @@ def _print_summary(options: _Options, plan: BatchPlan, summary: BatchSummary) ->
         f"batch {state}: {summary.succeeded} succeeded, {summary.failed} failed, "
         f"{summary.not_run} not run, {len(plan.problems)} bad input lines, "
         f"{plan.already_done} already done; {summary.retries} retries, "
-        f"{summary.tokens} tokens, {summary.elapsed:.1f}s, {rate:.1f} req/s; "
+        f"{summary.tokens} tokens in the results, {summary.elapsed:.1f}s, {rate:.1f} req/s; "
         f"results in {options.output}",
         flush=True,
     )
@@ -205,6 +211,12 @@ def _load(path: str) -> Settings:
 def main(argv: list[str]) -> None:
     options = _options(argv)
     settings = _load(options.conf)
+    try:  # before the output is made: a missing input leaves nothing behind
+        with open(options.input, "rb"):
+            pass
+    except OSError as exc:
+        _err(f"gateway batch: {options.input}: {exc.strerror or exc}")
+        raise SystemExit(EXIT_USAGE) from None
     results = ResultFile(options.output)
     try:
         scan = results.open()
@@ -213,7 +225,8 @@ def main(argv: list[str]) -> None:
         raise SystemExit(EXIT_USAGE) from None
     try:
         try:
-            plan = plan_batch(input_lines(options.input), scan.done)
+            max_body = settings.server.http.max_body_size
+            plan = plan_batch(input_lines(options.input), scan.done, max_body)
         except OSError as exc:
             _err(f"gateway batch: {options.input}: {exc}")
             raise SystemExit(EXIT_USAGE) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from gateway.devtools.fake_provider import FakeProvider
 from tests.conftest import UPSTREAM_KEYS
 from tests.integration.batch.flaky_upstream import FlakyUpstream
 from tests.integration.batch.helpers import (
+    batch_env,
     chat_line,
     read_results,
     run_batch,
@@ -74,6 +76,9 @@ BAD = [
     orjson.dumps({"custom_id": "unknown", "method": "POST", "url": "/v1/nope", "body": {}}),  # 11
     orjson.dumps({**chat_line("openai-chat")}),  # 12: duplicate
     orjson.dumps({**chat_line("streamed"), "body": {"model": "m", "stream": True}}),  # 13
+    orjson.dumps(  # 14: a body over server.http.max_body_size (1 KiB here)
+        {**chat_line("huge"), "body": {"model": "m", "messages": [], "pad": "x" * 2048}}
+    ),
 ]
 
 
@@ -81,6 +86,7 @@ async def test_mixed_providers_in_one_file_and_bad_lines_reported(
     fake_provider: FakeProvider, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path / "config.yaml", fake_provider.url)
+    config.write_text(config.read_text() + "server:\n  http: {max_body_size: 1KiB}\n")
     source = write_lines(tmp_path / "in.jsonl", [*MIXED, *BAD])
     output = tmp_path / "out.jsonl"
 
@@ -107,10 +113,14 @@ async def test_mixed_providers_in_one_file_and_bad_lines_reported(
         (11, "unknown url"),
         (12, "duplicate custom_id 'openai-chat'"),
         (13, "streaming is not"),
+        (14, "body is larger than server.http.max_body_size (1024 bytes)"),
     ]:
         assert f"in.jsonl:{number}: {why}" in done.stderr
     assert done.code == 1  # bad lines were skipped
-    assert "8 succeeded, 0 failed, 0 not run, 5 bad input lines" in done.stdout
+    assert "8 succeeded, 0 failed, 0 not run, 6 bad input lines" in done.stdout
+    # stdout is the summary's; each try's access line went to stderr with the other logs.
+    assert done.stdout.startswith("batch finished") and done.stdout.count("\n") == 1
+    assert '"access"' in done.stderr or "access" in done.stderr
     # Nothing streamed; the configured upstream keys replaced the operator's; the query kept.
     sent = fake_provider.requests
     assert len(sent) == len(MIXED)
@@ -206,6 +216,57 @@ async def test_ctrl_c_then_rerun_gives_each_custom_id_exactly_once(tmp_path: Pat
     assert all(r["response"]["status_code"] == 200 for r in results)
     # Only requests cancelled in flight were sent twice.
     assert sum(upstream.calls.values()) - len(ids) <= 4
+
+
+async def test_a_claude_batch_through_a_batch_run(
+    fake_provider: FakeProvider, tmp_path: Path
+) -> None:
+    """Its results_url points at server.public_url, as the server's answers do, and its results
+    are JSON Lines text, one result or many."""
+    config = write_config(tmp_path / "config.yaml", fake_provider.url)
+    config.write_text(config.read_text() + 'server:\n  public_url: "https://gw.example"\n')
+    params = {"model": "c", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]}
+    create = {
+        "custom_id": "create",
+        "method": "POST",
+        "url": "/v1/messages/batches",
+        "body": {"requests": [{"custom_id": "only", "params": params}]},
+    }
+    output = tmp_path / "out.jsonl"
+    args = ("--output", str(output), "-conf", str(config))
+    done = await run_batch(str(write_lines(tmp_path / "create.jsonl", [create])), *args)
+    assert done.code == 0, done.stderr
+    batch_id = read_results(output)[0]["response"]["body"]["id"]
+    url = f"/v1/messages/batches/{batch_id}"
+    follow = [
+        {"custom_id": "get", "method": "GET", "url": url},
+        {"custom_id": "results", "method": "GET", "url": f"{url}/results"},
+    ]
+    done = await run_batch(str(write_lines(tmp_path / "follow.jsonl", follow)), *args)
+    assert done.code == 0, done.stderr
+    results = {r["custom_id"]: r["response"]["body"] for r in read_results(output)}
+    assert results["get"]["results_url"] == (
+        f"https://gw.example/v1/messages/batches/{batch_id}/results"
+    )
+    assert isinstance(results["results"], str)  # one line of JSONL, not an object
+    assert orjson.loads(results["results"])["custom_id"] == "only"
+
+
+async def test_a_bad_command_line_or_a_missing_input_exits_2_and_makes_nothing(
+    fake_provider: FakeProvider, tmp_path: Path
+) -> None:
+    for argv in (["batch"], ["batch", "runn", "in.jsonl", "-o", "o.jsonl"]):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", *argv, cwd=tmp_path, env=batch_env(),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode == 2 and b"usage: gateway batch run" in stderr
+    config = write_config(tmp_path / "config.yaml", fake_provider.url)
+    output = tmp_path / "never.jsonl"
+    done = await run_batch(str(tmp_path / "missing.jsonl"), "-o", str(output), "-conf", str(config))
+    assert done.code == 2 and "missing.jsonl" in done.stderr
+    assert not output.exists()
 
 
 async def test_a_busy_or_bad_invocation_exits_2(tmp_path: Path) -> None:

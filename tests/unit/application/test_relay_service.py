@@ -354,6 +354,27 @@ async def test_a_fault_of_the_gateways_own_before_the_answer_is_recorded_as_its_
     assert events.events[0].status == 500
 
 
+async def test_a_non_generative_call_left_without_its_answer_is_partial() -> None:
+    # Embeddings sent, the client gone before the answer: nothing read and nothing estimated,
+    # but the provider may have charged it: the zero is partial. An error answer is whole.
+    embeddings = STATIC_ROUTES[("POST", "/v1/embeddings")]
+    body = b'{"model":"e","input":"hi"}'
+    relay, events, billing = service(ScriptedUpstream(asyncio.CancelledError()))
+    with pytest.raises(asyncio.CancelledError):
+        await relay.open(command(embeddings, body))
+    await relay.drain(1)
+    record = billing.records["req-1"]
+    assert record.partial and not record.estimated and record.usage.total_tokens == 0
+    assert events.events[0].usage_partial
+    refused = ScriptedResponse(status=429, body_chunks=[b'{"error":{}}'])
+    relay, _, billing = service(ScriptedUpstream(refused))
+    exchange = await relay.open(command(embeddings, body))
+    await exchange.read_body()
+    exchange.finish()
+    await relay.drain(1)
+    assert not billing.records["req-1"].partial
+
+
 async def test_terminal_status_tells_an_incomplete_answer_apart() -> None:
     chunks = [
         b"event: response.incomplete\ndata: "

@@ -63,7 +63,7 @@ def test_a_get_without_body_sends_no_body_and_method_case_is_forgiven() -> None:
         (line(url="/v1/chat/completions#x"), "without host or fragment"),
         (line(body=[1]), "body must be a JSON object"),
         (line(body={"model": "m", "stream": True}), "streaming is not supported"),
-        (line(url="/v1beta/models/g:streamGenerateContent", body={}), "streaming is not supported"),
+        (line(url="/v1beta/models/g:streamGenerateContent", body={}), "call :generateContent"),
         (line(url="/v1beta/models/g:generateContent?alt=sse", body={}), "streaming"),
     ],
 )
@@ -72,6 +72,13 @@ def test_bad_lines_say_why(raw: bytes, message: str) -> None:
         parse_line(3, raw)
 
     assert message in caught.value.message
+
+
+def test_a_body_over_the_servers_limit_is_a_bad_line() -> None:
+    raw = line(body={"model": "m", "pad": "x" * 100})
+    assert parse_line(1, raw, max_body=200).body
+    with pytest.raises(BadLine, match=r"larger than server.http.max_body_size \(50 bytes\)"):
+        parse_line(1, raw, max_body=50)
 
 
 def test_plan_reports_problems_by_line_skips_duplicates_and_resumed_ids() -> None:
