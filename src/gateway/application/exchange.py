@@ -101,6 +101,14 @@ class RelayExchange:
         since = self._waiting_since
         return self._monotonic() - since if since else 0.0
 
+    def _stop_waiting(self) -> None:
+        """The body ended, or the request did, while the upstream's next chunk was awaited: that
+        wait was the upstream's too."""
+        since = self._waiting_since
+        if since:
+            self.trace.upstream_wait += self._monotonic() - since
+            self._waiting_since = 0.0
+
     def _observe(self, chunk: bytes) -> None:
         """Keep a piece of the body for the usage reader, decoded as the upstream encoded it."""
         if not self._reading:
@@ -144,7 +152,8 @@ class RelayExchange:
         except BaseException:
             self.trace.answer_withheld = True
             raise
-        self.trace.upstream_wait += self._monotonic() - started
+        finally:  # a read that fails or is cancelled waited on the upstream all the same
+            self.trace.upstream_wait += self._monotonic() - started
         self._response.release()
         self._observe(body)
         if self._rewrite_origin is not None and self._encoding is None:
@@ -173,9 +182,13 @@ class RelayExchange:
             try:
                 chunk = await self._chunks.__anext__()
             except StopAsyncIteration:
+                self._stop_waiting()
                 tail = self._flush_filter()
                 if tail:
                     return tail
+                raise
+            except BaseException:  # failed, timed out or cancelled while the upstream was awaited
+                self._stop_waiting()
                 raise
             chunk = self._arrived(chunk)
             if chunk:
@@ -187,10 +200,15 @@ class RelayExchange:
         ended, or a chunk `write` did not take (send it another way, then push again)."""
         self._write = write
         self._waiting_since = self._monotonic()
-        await self._response.push(self._take)
+        try:
+            await self._response.push(self._take)
+        except BaseException:  # failed, timed out or cancelled while the upstream was awaited
+            self._stop_waiting()
+            raise
         refused, self._refused = self._refused, None
         if refused is not None:
             return refused
+        self._stop_waiting()  # the body's end
         tail = self._flush_filter()
         return tail if tail and not write(tail) else None
 
@@ -239,6 +257,7 @@ class RelayExchange:
         if self._finished:
             return
         self._finished = True
+        self._stop_waiting()  # it ended while the upstream's next chunk was awaited
         self._response.release()
         try:
             if self._reader is not None:

@@ -81,8 +81,10 @@ class RelayService:
             request = build_upstream_request(self._settings, command, trace.caller, body)
             trace.forwarded = True
             sent = clock.monotonic()
-            response = await self._upstream.send(request)
-            trace.upstream_wait = clock.monotonic() - sent
+            try:
+                response = await self._upstream.send(request)
+            finally:  # also when it fails or the client leaves meanwhile: the upstream's time
+                trace.upstream_wait = clock.monotonic() - sent
         except BaseException as exc:
             self._conclude(trace, exc)
             raise

@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Final
+
+MASK: Final = "***"
+# Strings shaped like provider keys or bearer tokens, wherever a client may put them (a model
+# name, a path, a user agent): OpenAI and Anthropic `sk-...`, Google `AIza...`, a bearer token,
+# a `key=` parameter.
+KEY_SHAPED: Final = re.compile(
+    r"(?i)(?:\bsk-[A-Za-z0-9_-]{8,}|\bAIza[0-9A-Za-z_-]{20,}"
+    r"|\bbearer\s+[A-Za-z0-9._~+/=-]{8,}|\bkey=[^&\s\"']{8,})"
+)
+
+
+def mask_key_shaped(text: str) -> str:
+    """`text` with every key-shaped part masked."""
+    return KEY_SHAPED.sub(MASK, text)
 
 
 class Secret:

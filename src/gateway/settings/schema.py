@@ -314,6 +314,8 @@ class LoggingSettings(_Section):
 class MetricsSettings(_Section):
     enabled: bool = True
     multiproc_dir: Annotated[str | None, BeforeValidator(_optional)] = None
+    # Model names that always get their own `model` label, beyond the first 50 a worker sees.
+    known_models: tuple[str, ...] = ()
 
 
 class Settings(_Section):

@@ -109,7 +109,8 @@ async def test_fail_open_allows_when_slow_or_down(
     assert (await billing.authorize(authorization("gw-anyone"))).allowed
     assert time.perf_counter() - started < 0.6
     await billing_server.stop()
-    assert (await billing.authorize(authorization("gw-anyone"))).allowed
+    decision = await billing.authorize(authorization("gw-anyone"))
+    assert decision.allowed and decision.fail_open
     assert billing.unavailable == 2
     ready, details = await billing.readiness()
     assert ready and details["reachable"] is False

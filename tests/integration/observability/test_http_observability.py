@@ -11,6 +11,7 @@ import orjson
 
 from gateway.adapters.observability.reachability import TcpReachability
 from gateway.devtools.fake_provider import FakeProvider, start_fake_provider
+from tests.conftest import UPSTREAM_KEYS
 from tests.integration.observability.conftest import ObservedGateway
 from tests.unit.observability.helpers import value
 
@@ -235,3 +236,42 @@ async def test_ready_flips_to_503_and_back_with_the_upstream(
                 assert r.status == 200 and (await r.json())["failed"] == []
         finally:
             await upstream.close()
+
+
+async def test_a_server_span_is_named_by_the_events_route_template(
+    observed_gateway: ObservedGateway,
+) -> None:
+    async with observed_gateway() as obs, aiohttp.ClientSession() as http:
+        gemini = "/v1beta/models/gemini-x:generateContent"
+        await _post(http, obs.live.url + gemini, {"contents": []}, **{"x-goog-api-key": "k"})
+        await _post(http, obs.live.url + "/v1/chat/completions", CHAT, authorization="Bearer k")
+        events = await obs.live.events.wait_for(2)
+    servers = [s for s in obs.spans.get_finished_spans() if s.kind.name == "SERVER"]
+    names = sorted(s.name for s in servers)
+    assert names == sorted(f"POST {event.route}" for event in events)
+    assert names == ["POST /v1/chat/completions", "POST /v1beta/models/{model}:{action}"]
+    assert {(s.attributes or {})["http.route"] for s in servers} == {e.route for e in events}
+
+
+async def test_a_key_a_client_puts_in_a_model_name_or_user_agent_is_masked_everywhere(
+    observed_gateway: ObservedGateway,
+) -> None:
+    # The event copies these two fields from the client: a key there (its own, or one of the
+    # gateway's configured keys) must not reach the stream, the metrics' labels or the spans.
+    configured = UPSTREAM_KEYS["gemini"]  # not shaped like a key: masked as configured
+    leaky = "sk-LEAKmodelname00000000007"
+    async with observed_gateway() as obs, aiohttp.ClientSession() as http:
+        for model in (leaky, f"m-{configured}"):
+            body = {**CHAT, "model": model}
+            headers = {"authorization": "Bearer k", "user-agent": f"app/1 {leaky}"}
+            await _post(http, obs.live.url + "/v1/chat/completions", body, **headers)
+        gemini = "/v1beta/models/AIzaLEAKinpath0000000000000016:generateContent"
+        await _post(http, obs.live.url + gemini, {"contents": []}, **{"x-goog-api-key": "k"})
+        events = await obs.live.events.wait_for(3)
+        async with http.get(obs.live.url + "/metrics") as r:
+            metrics = await r.text()
+    seen = repr([(e.model, e.user_agent) for e in events]) + metrics
+    for span in obs.spans.get_finished_spans():
+        seen += repr(dict(span.attributes or {})) + span.name
+    assert "LEAK" not in seen and configured not in seen
+    assert events[0].model == "***" and events[0].user_agent == "app/1 ***"

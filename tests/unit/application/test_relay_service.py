@@ -597,6 +597,65 @@ class ManualClock(SystemClock):
         self.t += seconds
 
 
+@pytest.mark.parametrize("read", ["iterate", "push", "whole"])
+async def test_a_request_that_ends_while_awaiting_the_upstream_counts_that_wait_as_its(
+    read: str,
+) -> None:
+    # The upstream goes silent (4 s) and the request ends meanwhile (a timeout): those 4 s are
+    # the upstream's, not the gateway's overhead. (A client gone before the headers, too.)
+    clock = ManualClock()
+
+    class Silent(ScriptedResponse):
+        async def read(self) -> bytes:
+            clock.advance(4.0)
+            raise UpstreamTimeout()
+
+        async def _iterate(self):  # type: ignore[no-untyped-def]
+            yield b"data: {}\n\n"
+            clock.advance(4.0)
+            raise UpstreamTimeout()
+
+    headers = (("content-type", "application/json"),) if read == "whole" else SSE
+    relay, events, _ = service(
+        ScriptedUpstream(Silent(headers=headers, announced_length=100)), clock=clock
+    )
+    exchange = await relay.open(command(body=b'{"model":"m","stream":true}'))
+
+    async def read_all() -> None:
+        if read == "whole":
+            await exchange.read_body()
+        elif read == "push":
+            await exchange.first_chunk()
+            await exchange.push(lambda chunk: True)
+        else:
+            async for _ in exchange:
+                pass
+
+    with pytest.raises(UpstreamTimeout):
+        await read_all()
+    clock.advance(0.5)  # the gateway's own time after it
+    exchange.finish(UpstreamTimeout())
+    await relay.drain(1)
+    assert exchange.trace.upstream_wait == 4.0
+    assert events.events[0].upstream_ms == 4000.0
+    assert events.events[0].latency_ms == 4500.0
+
+
+async def test_the_wait_for_headers_counts_when_the_client_leaves_meanwhile() -> None:
+    clock = ManualClock()
+
+    class Slow(ScriptedUpstream):
+        async def send(self, request):  # type: ignore[no-untyped-def]
+            clock.advance(0.7)
+            raise asyncio.CancelledError()
+
+    relay, events, _ = service(Slow(), clock=clock)
+    with pytest.raises(asyncio.CancelledError):
+        await relay.open(command())
+    await relay.drain(1)
+    assert events.events[0].upstream_ms == 700.0
+
+
 async def test_push_times_the_upstreams_silence_and_not_the_clients() -> None:
     clock = ManualClock()
     chunks = [b"data: {}\n\n", b"data: {}\n\n", b"data: [DONE]\n\n"]
@@ -622,7 +681,7 @@ async def test_push_times_the_upstreams_silence_and_not_the_clients() -> None:
     assert exchange.silent_for() == 0.0
     assert await exchange.push(slow_write) is None
     clock.advance(2.0)
-    assert exchange.silent_for() == 2.0  # waiting on the upstream since the last chunk was sent
+    assert exchange.silent_for() == 0.0  # the body has ended: nothing is awaited
     exchange.finish()
     assert gaps == [1.0, 1.0, 1.0]
     assert exchange.trace.upstream_wait == 3.0

@@ -11,11 +11,13 @@ from gateway.adapters.observability.event_counters import EventCountersSync
 from gateway.adapters.observability.event_metrics import EventMetrics
 from gateway.adapters.observability.metrics import GatewayMetrics
 from gateway.adapters.observability.model_labels import ModelLabels
+from gateway.adapters.observability.observability import Observability
 from gateway.domain.caller import ANONYMOUS
 from gateway.domain.errors import QuotaExceeded
 from gateway.domain.outcome import Outcome
-from gateway.domain.ports.billing import AuthorizationRequest
+from gateway.domain.ports.billing import ALLOW_FAIL_OPEN, AuthorizationRequest, Decision
 from gateway.domain.provider import Operation, Provider
+from gateway.settings import parse_settings
 from tests.fakes import MemoryBilling
 from tests.unit.observability.helpers import make_event, value
 
@@ -119,18 +121,21 @@ def test_model_label_is_bounded() -> None:
     ]
 
 
+AUTHORIZATION = AuthorizationRequest(
+    request_id="r",
+    caller=ANONYMOUS,
+    provider=Provider.OPENAI,
+    operation=Operation.CHAT_COMPLETIONS,
+    model=None,
+)
+
+
 async def test_billing_decisions_and_latency_are_counted() -> None:
     metrics = GatewayMetrics()
     inner = MemoryBilling()
     billing = metered_billing(inner, metrics)
     assert isinstance(billing, MetricsBilling) and metered_billing(inner, None) is inner
-    request = AuthorizationRequest(
-        request_id="r",
-        caller=ANONYMOUS,
-        provider=Provider.OPENAI,
-        operation=Operation.CHAT_COMPLETIONS,
-        model=None,
-    )
+    request = AUTHORIZATION
     assert (await billing.authorize(request)).allowed
     inner.deny = QuotaExceeded()
     assert not (await billing.authorize(request)).allowed
@@ -138,6 +143,21 @@ async def test_billing_decisions_and_latency_are_counted() -> None:
     assert value(text, "gateway_billing_decisions_total", decision="allowed") == 1
     assert value(text, "gateway_billing_decisions_total", decision=QuotaExceeded.kind) == 1
     assert value(text, "gateway_billing_duration_seconds_count", call="authorize") == 2
+
+
+async def test_a_request_let_through_by_fail_open_is_counted_apart() -> None:
+    # Billing down under fail_open allows everything: the decisions must still show it.
+    class Down(MemoryBilling):
+        async def authorize(self, request: AuthorizationRequest) -> Decision:
+            return ALLOW_FAIL_OPEN
+
+    metrics = GatewayMetrics()
+    billing = metered_billing(Down(), metrics)
+    request = AUTHORIZATION
+    assert (await billing.authorize(request)).allowed
+    text, _ = metrics.exposition()
+    assert value(text, "gateway_billing_decisions_total", decision="allowed_fail_open") == 1
+    assert value(text, "gateway_billing_decisions_total", decision="allowed") == 0
 
 
 def test_publisher_counters_are_exported_as_deltas() -> None:
@@ -151,3 +171,14 @@ def test_publisher_counters_are_exported_as_deltas() -> None:
     assert value(text, "gateway_events_total", result="published") == 5
     assert value(text, "gateway_events_total", result="spooled") == 1
     assert value(text, "gateway_events_total", result="dropped") == 2
+
+
+def test_configured_known_models_keep_their_label_after_a_flood_of_names() -> None:
+    # Any client can fill a worker's 50 slots with names of its own; configured ones stay.
+    settings = parse_settings({"metrics": {"known_models": ["gpt-5-mini"]}}, env={})
+    observability = Observability(settings, configure_logs=False)
+    assert observability.metrics is not None
+    label = observability.metrics.model_label
+    for number in range(60):
+        label(f"bogus-{number}")
+    assert label("gpt-5-mini") == "gpt-5-mini" and label("gpt-4.1-mini") == "other"

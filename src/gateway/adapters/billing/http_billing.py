@@ -28,7 +28,13 @@ from gateway.adapters.billing.billing_api import (
 from gateway.adapters.billing.outbox import Delivered, DeliveryResult, Outbox, OutboxTuning
 from gateway.adapters.billing.wire import encode_record
 from gateway.domain.errors import BillingUnavailable
-from gateway.domain.ports.billing import ALLOW, AuthorizationRequest, Decision, UsageRecord
+from gateway.domain.ports.billing import (
+    ALLOW,
+    ALLOW_FAIL_OPEN,
+    AuthorizationRequest,
+    Decision,
+    UsageRecord,
+)
 from gateway.domain.secrets import Secret
 
 log = logging.getLogger(__name__)
@@ -173,4 +179,6 @@ class HttpBilling:
             self._logged_at = now
             action = "allowing (fail_open)" if self._settings.fail_open else "denying with 503"
             log.warning("billing service could not authorize (%s); %s", type(exc).__name__, action)
-        return ALLOW if self._settings.fail_open else Decision(False, BillingUnavailable())
+        if self._settings.fail_open:
+            return ALLOW_FAIL_OPEN
+        return Decision(False, BillingUnavailable())

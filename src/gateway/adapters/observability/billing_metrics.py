@@ -31,7 +31,9 @@ class MetricsBilling:
         finally:
             self._authorize_time.observe(time.perf_counter() - started)
         if decision.allowed:
-            self._decisions("allowed").inc()
+            # Billing down under fail_open lets every request through: say so, or the outage
+            # would not show in the decisions at all.
+            self._decisions("allowed_fail_open" if decision.fail_open else "allowed").inc()
         else:
             denial = decision.denial
             self._decisions(denial.kind if denial is not None else "denied").inc()

@@ -15,6 +15,7 @@ from gateway.adapters.observability.event_counters import CounterSource, EventCo
 from gateway.adapters.observability.logging_setup import configure_logging, flush_access_lines
 from gateway.adapters.observability.metrics import GatewayMetrics
 from gateway.adapters.observability.observed_events import ObservedEventPublisher
+from gateway.adapters.observability.redaction import Redactor
 from gateway.adapters.observability.tracing import build_tracer_provider, tracer_of
 from gateway.domain.ports.billing import Billing
 from gateway.domain.ports.events import EventPublisher
@@ -60,7 +61,10 @@ class Observability:
                 stream=log_stream,
             )
         self.metrics: GatewayMetrics | None = (
-            GatewayMetrics(stall_threshold=stall_threshold, known_models=known_models)
+            GatewayMetrics(
+                stall_threshold=stall_threshold,
+                known_models=(*settings.metrics.known_models, *known_models),
+            )
             if settings.metrics.enabled
             else None
         )
@@ -70,6 +74,8 @@ class Observability:
             else None
         )
         self._access_log = settings.logging.access_log
+        # Configured keys and key-shaped strings, out of the fields an event copies from clients.
+        self._redactor = Redactor(configured_secrets(settings))
         self._sample_rate = settings.tracing.sample_rate
         self._syncs: list[EventCountersSync] = []
         self._started = False
@@ -95,6 +101,7 @@ class Observability:
             metrics=self.metrics,
             tracing=self._provider is not None,
             access_log=self._access_log,
+            scrub=self._redactor.scrub_short,
         )
 
     def observe_billing(self, billing: Billing) -> Billing:

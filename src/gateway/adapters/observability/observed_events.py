@@ -4,6 +4,7 @@ line) and then hands it to the real publisher."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import trace
@@ -15,6 +16,7 @@ from gateway.adapters.observability.metrics import GatewayMetrics
 from gateway.domain.clock import round_ms
 from gateway.domain.events import RequestLogEvent
 from gateway.domain.ports.events import EventPublisher
+from gateway.domain.secrets import mask_key_shaped
 
 _fallback = logging.getLogger("gateway.observability")
 
@@ -61,13 +63,23 @@ class ObservedEventPublisher:
         metrics: GatewayMetrics | None,
         tracing: bool,
         access_log: bool,
+        scrub: Callable[[str], str] = mask_key_shaped,
     ) -> None:
         self._inner = inner
+        self._scrub = scrub
         self._metrics = EventMetrics(metrics) if metrics is not None else None
         self._tracing = tracing
         self._access_line = access_line() if access_log else None
 
     def publish(self, event: RequestLogEvent) -> None:
+        # The event copies a client's words in two fields; a key put there (by mistake, or to
+        # see it echoed) must not reach the stream, the metrics' labels or the spans. `scrub`
+        # remembers short strings, so a repeated model name or user agent costs a lookup.
+        scrub = self._scrub
+        if event.model:
+            event.model = scrub(event.model)
+        if event.user_agent:
+            event.user_agent = scrub(event.user_agent)
         try:
             self._observe(event)
         except Exception:  # observing must never cost the event (the port never raises)

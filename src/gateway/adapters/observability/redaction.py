@@ -8,11 +8,11 @@ skipped, so the one access line per request stays cheap.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
-MASK = "***"
+from gateway.domain.secrets import KEY_SHAPED, MASK
+
 SENSITIVE_KEYS = frozenset(
     {
         "authorization",
@@ -53,10 +53,6 @@ SAFE_KEYS = frozenset(
         "client_ip",
     }
 )
-_KEY_SHAPED = re.compile(
-    r"(?i)(?:\bsk-[A-Za-z0-9_-]{8,}|\bAIza[0-9A-Za-z_-]{20,}"
-    r"|\bbearer\s+[A-Za-z0-9._~+/=-]{8,}|\bkey=[^&\s\"']{8,})"
-)
 
 
 _PLAIN_TYPES = frozenset({int, float, bool, type(None)})
@@ -76,7 +72,7 @@ class Redactor:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
-        return _KEY_SHAPED.sub(MASK, text)
+        return KEY_SHAPED.sub(MASK, text)
 
     def scrub_short(self, text: str) -> str:
         """`scrub`, remembered for short strings, which repeat (model names). The memory is

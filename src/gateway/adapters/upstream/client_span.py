@@ -16,6 +16,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, StatusCode, Tracer
 
 from gateway.domain.ports.upstream import UpstreamRequest
+from gateway.domain.secrets import mask_key_shaped
 
 _TRACE_HEADERS = frozenset({"traceparent", "tracestate"})
 
@@ -66,7 +67,10 @@ def start_client_span(
             "http.request.method": request.method,
             "server.address": url.hostname or "",
             "server.port": url.port or (443 if url.scheme == "https" else 80),
-            "url.full": f"{url.scheme}://{url.netloc.rpartition('@')[2]}{url.path}",
+            # The path may hold what a client put in it (a Gemini model name): never a key.
+            "url.full": mask_key_shaped(
+                f"{url.scheme}://{url.netloc.rpartition('@')[2]}{url.path}"
+            ),
         },
     )
     return span, with_trace_context(request.headers, trace.set_span_in_context(span))

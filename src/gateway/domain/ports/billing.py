@@ -28,9 +28,12 @@ class Decision:
     allowed: bool
     # Set when denied: Unauthenticated, QuotaExceeded or BillingUnavailable, rendered to the client.
     denial: GatewayError | None = None
+    # Allowed only because billing could not answer and fail_open lets requests through.
+    fail_open: bool = False
 
 
 ALLOW = Decision(True)
+ALLOW_FAIL_OPEN = Decision(True, fail_open=True)
 
 
 @dataclass(slots=True, kw_only=True)  # built per request: not frozen, cheaper (treat as immutable)

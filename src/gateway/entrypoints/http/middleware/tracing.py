@@ -9,20 +9,36 @@ never a header or the query string, which may carry a key.
 from __future__ import annotations
 
 import logging
+import re
+from functools import lru_cache
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import SpanKind, StatusCode, Tracer
 from sanic import Request
 
+from gateway.domain.secrets import mask_key_shaped
 from gateway.entrypoints.http.middleware.scope import at_end
 
 log = logging.getLogger("gateway.http")
+
+_PARAMETER = re.compile(r"<(\w+)(?::[^>]*)?>")
+# Sanic's path parameters as the request-log event's route templates spell them.
+_AS_EVENT_TEMPLATE = {"batch_id": "{id}", "model_action": "{model}:{action}"}
+
+
+@lru_cache(maxsize=256)
+def route_template(sanic_path: str) -> str:
+    """ "v1beta/models/<model_action:str>" -> "/v1beta/models/{model}:{action}": the span's
+    name and `http.route` read as the event's `route`."""
+    return "/" + _PARAMETER.sub(
+        lambda match: _AS_EVENT_TEMPLATE.get(match[1], "{" + match[1] + "}"), sanic_path
+    )
 
 
 def _start(tracer: Tracer, request: Request) -> None:
     parent = propagate.extract(request.headers)
     route = request.route
-    template = None if route is None else "/" + route.path
+    template = None if route is None else route_template(route.path)
     name = request.method if template is None else f"{request.method} {template}"
     span = tracer.start_span(name, context=parent, kind=SpanKind.SERVER)
     # Most requests are not sampled: their attributes would only be built to be dropped.
@@ -45,7 +61,7 @@ def _start(tracer: Tracer, request: Request) -> None:
 def _attributes(request: Request, template: str | None) -> dict[str, str]:
     attributes = {
         "http.request.method": request.method,
-        "url.path": request.path,
+        "url.path": mask_key_shaped(request.path),  # a client may put anything in it
         "url.scheme": request.scheme,
     }
     if template is not None:
