@@ -110,11 +110,14 @@ class RequestTrace:
         self, exc: BaseException | None, now: float, *, with_event: bool = True
     ) -> Conclusion:
         outcome, error = self._ending(exc)
-        status = self.client_status = self._client_status(exc)
-        if self._answered_by_gateway(exc):
-            # The body the client gets is the gateway's error envelope, not the upstream's.
-            message = exc.message if isinstance(exc, GatewayError) else INTERNAL_ERROR_MESSAGE
-            self.bytes_out = len(error_body(self.command.route.provider, status, message))
+        status = self.status
+        if exc is not None or status is None or self.answer_withheld:  # else: the usual end
+            status = self._client_status(exc)
+            if self._answered_by_gateway(exc):
+                # The body the client gets is the gateway's error envelope, not the upstream's.
+                message = exc.message if isinstance(exc, GatewayError) else INTERNAL_ERROR_MESSAGE
+                self.bytes_out = len(error_body(self.command.route.provider, status, message))
+        self.client_status = status
         usage, partial, estimated = self._usage(outcome)
         event = (
             self._event(status, outcome, error, usage, partial, estimated, now)

@@ -109,6 +109,7 @@ async def test_an_expected_record_counts_from_then_on_and_once(
 ) -> None:
     # The relay's recorder expects a record while the batch before it is being committed.
     add_key(tmp_path / "ledger.sqlite3", "alice", KEY, quota=25)
+    assert (await billing.authorize(authorization(KEY))).allowed  # as every request is, first
     record = usage_record("expected", KEY, total=20)
     billing.expect(record)
     billing.expect(record)  # told twice: held once

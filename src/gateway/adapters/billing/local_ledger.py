@@ -67,11 +67,11 @@ class LocalBilling:
         self._write_conn: sqlite3.Connection | None = None
         self._read_conn: sqlite3.Connection | None = None
         self._cache: dict[str, tuple[float, KeyState | None]] = {}
-        # Rows expected (`expect`) or handed to the group commit, not yet committed, by request
-        # id, and the tokens they charge each key: authorize counts them, or every request that
-        # ends within a commit's linger (20 ms: hundreds, in a tight loop) would pass a quota
-        # that its predecessors used up.
-        self._held: dict[str, UsageRow] = {}
+        # Charges of records expected (`expect`) or handed to the group commit and not yet
+        # committed, by request id, and their sum per key: authorize counts them, or every
+        # request that ends within a commit's linger (20 ms: hundreds, in a tight loop) would
+        # pass a quota that its predecessors used up. Only keys with a quota are held.
+        self._held: dict[str, tuple[str, int]] = {}
         self._pending: dict[str, int] = {}
         self._commits: GroupCommit[UsageRow, list[tuple[str, int]]] = GroupCommit(
             self._commit_held,
@@ -122,11 +122,10 @@ class LocalBilling:
     async def record(self, record: UsageRecord) -> None:
         await self.record_many((record,))
 
-    def expect(self, record: UsageRecord) -> None:
-        self._hold(record)
-
     async def record_many(self, records: Sequence[UsageRecord]) -> None:
-        rows = [self._hold(record) for record in records]
+        for record in records:
+            self._hold(record)
+        rows = [self._row(record) for record in records]
         try:
             await self._commits.add_many(rows)
         except CommitFailed:
@@ -165,26 +164,32 @@ class LocalBilling:
         self._cache[key_hash] = (now + self._settings.cache_ttl, state)
         return state
 
-    def _hold(self, record: UsageRecord) -> UsageRow:
-        """`record`'s row, counted as pending against its key until `_release` (once per
-        request id: a record expected, then handed over, is held once)."""
-        held = self._held.get(record.request_id)
-        if held is not None:
-            return held
-        row = self._held[record.request_id] = self._row(record)
-        key_hash, charged = row[2], row[13]
-        if key_hash is not None and charged:
+    def _hold(self, record: UsageRecord) -> None:
+        """Count `record`'s charge against its key until `_release`, once per request id. Only
+        for a key with a quota, as this worker last saw it (every request is authorized before
+        its record exists): the others have nothing to check, and cost a lookup."""
+        key_hash = record.caller_key_hash
+        if key_hash is None or record.request_id in self._held:
+            return
+        cached = self._cache.get(key_hash)
+        if cached is None or cached[1] is None or cached[1].quota_tokens is None:
+            return
+        charged = self._pricing.charged_tokens(record.usage.total_tokens, record.model)
+        if charged:
+            self._held[record.request_id] = (key_hash, charged)
             self._pending[key_hash] = self._pending.get(key_hash, 0) + charged
-        return row
+
+    expect = _hold  # the Billing port's name for it
 
     def _release(self, rows: Sequence[UsageRow]) -> None:
-        pending = self._pending
+        held, pending = self._held, self._pending
+        if not held:
+            return
         for row in rows:
-            if self._held.pop(row[0], None) is None:
-                continue  # not held (an outbox redelivery), or released already
-            key_hash, charged = row[2], row[13]
-            if key_hash is None or not charged:
-                continue
+            charge = held.pop(row[0], None)
+            if charge is None:
+                continue  # not held (no quota, an outbox redelivery), or released already
+            key_hash, charged = charge
             left = pending.get(key_hash, 0) - charged
             if left > 0:
                 pending[key_hash] = left
