@@ -83,4 +83,8 @@ def observed_events(observability: Observability, events: EventPublisher) -> Eve
 
 
 def observed_billing(observability: Observability, billing: Billing) -> Billing:
+    # A billing with a durable outbox (http, local) gets its backlog exported as a gauge.
+    outbox = getattr(billing, "outbox", None)
+    if outbox is not None:
+        observability.watch_billing_outbox(lambda: int(outbox.pending))
     return observability.observe_billing(billing)

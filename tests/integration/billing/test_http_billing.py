@@ -6,11 +6,16 @@ import asyncio
 import time
 from collections.abc import Callable
 
+import aiohttp
+
 from gateway.adapters.billing.http_billing import HttpBilling
 from gateway.devtools.billing_server import BillingServer
+from gateway.devtools.fake_provider import FakeProvider
 from gateway.domain.errors import BillingUnavailable, QuotaExceeded, Unauthenticated
 from gateway.domain.secrets import Secret
+from tests.conftest import gateway_settings, running_gateway
 from tests.unit.billing.helpers import authorization, usage_record
+from tests.unit.observability.helpers import value
 from tests.waiting import wait_until
 
 KEY = "gw-http-test-key"
@@ -148,3 +153,32 @@ async def test_readiness_says_when_the_service_rejects_the_gateways_key(
     await open_anyway.start()
     await open_anyway.authorize(authorization(KEY))
     assert (await open_anyway.readiness())[0]  # fail_open: ready without billing
+
+
+async def test_the_outbox_backlog_is_a_metric_while_billing_is_down(
+    billing_server: BillingServer,
+    make_http_billing: Callable[..., HttpBilling],
+    fake_provider: FakeProvider,
+) -> None:
+    # Records wait in the outbox without loss while the service is away: a gauge shows them.
+    billing = make_http_billing(fail_open=True)
+    await billing.start()
+    url = "/v1/chat/completions"
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    async with (
+        running_gateway(gateway_settings(fake_provider.url), billing=billing) as gw,
+        aiohttp.ClientSession() as http,
+    ):
+
+        async def backlog() -> float:
+            async with http.get(gw.url + "/metrics") as r:
+                return value(await r.text(), "gateway_billing_outbox_pending")
+
+        await billing_server.stop()
+        async with http.post(gw.url + url, json=body, headers={"authorization": "Bearer k"}) as r:
+            assert r.status == 200  # fail_open
+        await wait_until(lambda: billing.outbox.pending == 1, timeout=5)
+        assert await backlog() == 1
+        await billing_server.start()
+        await wait_until(lambda: billing.outbox.pending == 0, timeout=10)
+        assert await backlog() == 0

@@ -85,6 +85,11 @@ class LocalBilling:
     def needs_usage(self) -> bool:
         return True
 
+    @property
+    def outbox(self) -> Outbox:
+        """Records the ledger could not take yet (its metrics gauge their backlog)."""
+        return self._outbox
+
     async def start(self) -> None:
         if self._write_conn is not None:
             return  # started already (a test may start it before the container does)

@@ -153,6 +153,13 @@ class GatewayMetrics:
 
     def _define_dependencies(self) -> None:
         r = self.registry
+        # Set from the outbox's count (event_counters.OutboxBacklogSync), not on the hot path.
+        self.billing_outbox_pending = Gauge(
+            "gateway_billing_outbox_pending",
+            "Usage records the durable billing outbox holds for a later delivery",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.events = self._counters(
             Counter(
                 "gateway_events",

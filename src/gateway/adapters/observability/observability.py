@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
 from opentelemetry.sdk.trace import TracerProvider
@@ -11,7 +11,12 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.trace import Tracer
 
 from gateway.adapters.observability.billing_metrics import metered_billing
-from gateway.adapters.observability.event_counters import CounterSource, EventCountersSync
+from gateway.adapters.observability.event_counters import (
+    CounterSource,
+    EventCountersSync,
+    OutboxBacklogSync,
+    PeriodicSync,
+)
 from gateway.adapters.observability.logging_setup import configure_logging, flush_access_lines
 from gateway.adapters.observability.metrics import GatewayMetrics
 from gateway.adapters.observability.observed_events import ObservedEventPublisher
@@ -77,7 +82,7 @@ class Observability:
         # Configured keys and key-shaped strings, out of the fields an event copies from clients.
         self._redactor = Redactor(configured_secrets(settings))
         self._sample_rate = settings.tracing.sample_rate
-        self._syncs: list[EventCountersSync] = []
+        self._syncs: list[PeriodicSync] = []
         self._started = False
 
     @property
@@ -111,7 +116,14 @@ class Observability:
         """Export an event publisher's counters (e.g. `lambda: asdict(publisher.counters)`)."""
         if self.metrics is None:
             return
-        sync = EventCountersSync(source, self.metrics)
+        self._add_sync(EventCountersSync(source, self.metrics))
+
+    def watch_billing_outbox(self, pending: Callable[[], int]) -> None:
+        """Export the billing outbox's backlog (e.g. `lambda: billing.outbox.pending`)."""
+        if self.metrics is not None:
+            self._add_sync(OutboxBacklogSync(pending, self.metrics))
+
+    def _add_sync(self, sync: PeriodicSync) -> None:
         self._syncs.append(sync)
         if self._started:
             sync.start()
