@@ -41,6 +41,7 @@ class Container(containers.DeclarativeContainer):
         settings.provided.upstreams.client,
         providers.Callable(from_settings.pool_settings, settings),
         tracer=observability.provided.tracer,
+        scrub=observability.provided.scrub,
     )
     upstream_running = providers.Resource(running, upstream)
 

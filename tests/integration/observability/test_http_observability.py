@@ -265,13 +265,16 @@ async def test_a_key_a_client_puts_in_a_model_name_or_user_agent_is_masked_every
             body = {**CHAT, "model": model}
             headers = {"authorization": "Bearer k", "user-agent": f"app/1 {leaky}"}
             await _post(http, obs.live.url + "/v1/chat/completions", body, **headers)
-        gemini = "/v1beta/models/AIzaLEAKinpath0000000000000016:generateContent"
-        await _post(http, obs.live.url + gemini, {"contents": []}, **{"x-goog-api-key": "k"})
-        events = await obs.live.events.wait_for(3)
+        for model in ("AIzaLEAKinpath0000000000000016", f"m-{configured}"):
+            gemini = f"/v1beta/models/{model}:generateContent"
+            await _post(http, obs.live.url + gemini, {"contents": []}, **{"x-goog-api-key": "k"})
+        events = await obs.live.events.wait_for(4)
         async with http.get(obs.live.url + "/metrics") as r:
             metrics = await r.text()
     seen = repr([(e.model, e.user_agent) for e in events]) + metrics
     for span in obs.spans.get_finished_spans():
         seen += repr(dict(span.attributes or {})) + span.name
-    assert "LEAK" not in seen and configured not in seen
+    for secret in ("LEAK", configured):
+        at = seen.find(secret)
+        assert at < 0, seen[max(at - 150, 0) : at + 40]
     assert events[0].model == "***" and events[0].user_agent == "app/1 ***"

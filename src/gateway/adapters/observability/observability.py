@@ -100,6 +100,9 @@ class Observability:
         """Whether metrics, span attributes or access lines are made from request-log events."""
         return self.metrics is not None or self._provider is not None or self._access_log
 
+    def scrub(self, text: str) -> str:
+        return self._redactor.scrub(text)
+
     def observe_events(self, inner: EventPublisher) -> EventPublisher:
         return ObservedEventPublisher(
             inner,

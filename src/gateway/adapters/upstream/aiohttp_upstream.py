@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import aiohttp
-from opentelemetry.trace import Span, Tracer
+from opentelemetry.trace import Span
 
-from gateway.adapters.upstream.client_span import end_with_body, send_traced
+from gateway.adapters.upstream.client_span import ClientTracing, end_with_body, send_traced
 from gateway.adapters.upstream.pool_settings import UpstreamPoolSettings
 from gateway.domain.errors import UpstreamCutOff, UpstreamTimeout, UpstreamUnreachable
 from gateway.domain.ports.upstream import UpstreamRequest, UpstreamResponse, push_chunks
@@ -87,10 +87,14 @@ class AiohttpUpstreamResponse:
 class AiohttpUpstream:
     """Sends relayed requests. Create with `start()` inside the worker's running loop."""
 
-    def __init__(self, settings: UpstreamPoolSettings, tracer: Tracer | None = None) -> None:
+    def __init__(
+        self,
+        settings: UpstreamPoolSettings,
+        tracing: ClientTracing | None = None,
+    ) -> None:
         self._settings = settings
         self._session: aiohttp.ClientSession | None = None
-        self._tracer = tracer  # None: tracing off, nothing is spent on it
+        self._tracing = tracing  # None: tracing off, nothing is spent on it
 
     async def start(self) -> None:
         s = self._settings
@@ -123,13 +127,14 @@ class AiohttpUpstream:
         session = self._session
         if session is None:
             raise UpstreamUnreachable("the upstream client is not started")
-        if self._tracer is None:
+        tracing = self._tracing
+        if tracing is None:
             return AiohttpUpstreamResponse(await self._request(session, request, request.headers))
 
         async def traced(headers: Sequence[tuple[str, str]], span: Span) -> UpstreamResponse:
             return AiohttpUpstreamResponse(await self._request(session, request, headers), span)
 
-        return await send_traced(self._tracer, request, traced)
+        return await send_traced(tracing.tracer, request, traced, tracing.scrub)
 
     async def _request(
         self,

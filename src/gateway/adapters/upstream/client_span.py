@@ -8,6 +8,7 @@ the query string or a header (either may hold a key).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
@@ -29,10 +30,23 @@ class _Answer(Protocol):
 Answer = TypeVar("Answer", bound=_Answer)
 
 
+Scrub = Callable[[str], str]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientTracing:
+    """What an upstream client needs to trace its calls: the tracer, and what masks keys in the
+    URL a span copies (its path holds what a client put there, a Gemini model name)."""
+
+    tracer: Tracer
+    scrub: Scrub = mask_key_shaped
+
+
 async def send_traced(
     tracer: Tracer,
     request: UpstreamRequest,
     send: Callable[[Sequence[tuple[str, str]], Span], Awaitable[Answer]],
+    scrub: Scrub = mask_key_shaped,
 ) -> Answer:
     """`send(headers, span)` inside a CLIENT span: the headers carry the trace context upstream.
 
@@ -45,7 +59,7 @@ async def send_traced(
         # would be an unsampled span too, so none is made (no ids, attributes, context or end).
         # The trace context still goes upstream, naming the request's own span as the parent.
         return await send(with_trace_context(request.headers, None), INVALID_SPAN)
-    span, headers = start_client_span(tracer, request)
+    span, headers = start_client_span(tracer, request, scrub)
     try:
         answer = await send(headers, span)
     except BaseException as exc:
@@ -56,9 +70,10 @@ async def send_traced(
 
 
 def start_client_span(
-    tracer: Tracer, request: UpstreamRequest
+    tracer: Tracer, request: UpstreamRequest, scrub: Scrub = mask_key_shaped
 ) -> tuple[Span, list[tuple[str, str]]]:
-    """The span (a child of the current one) and the headers carrying it upstream."""
+    """The span (a child of the current one) and the headers carrying it upstream. `scrub`
+    masks keys in the URL: its path holds what a client put there (a Gemini model name)."""
     url = urlsplit(request.url)
     span = tracer.start_span(
         request.method,
@@ -67,10 +82,7 @@ def start_client_span(
             "http.request.method": request.method,
             "server.address": url.hostname or "",
             "server.port": url.port or (443 if url.scheme == "https" else 80),
-            # The path may hold what a client put in it (a Gemini model name): never a key.
-            "url.full": mask_key_shaped(
-                f"{url.scheme}://{url.netloc.rpartition('@')[2]}{url.path}"
-            ),
+            "url.full": scrub(f"{url.scheme}://{url.netloc.rpartition('@')[2]}{url.path}"),
         },
     )
     return span, with_trace_context(request.headers, trace.set_span_in_context(span))

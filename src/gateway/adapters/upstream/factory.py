@@ -7,9 +7,11 @@ from typing import Protocol
 from opentelemetry.trace import Tracer
 
 from gateway.adapters.upstream.aiohttp_upstream import AiohttpUpstream
+from gateway.adapters.upstream.client_span import ClientTracing, Scrub
 from gateway.adapters.upstream.http1.upstream import Http1Upstream
 from gateway.adapters.upstream.pool_settings import UpstreamPoolSettings
 from gateway.domain.ports.upstream import UpstreamRequest, UpstreamResponse
+from gateway.domain.secrets import mask_key_shaped
 
 
 class ManagedUpstream(Protocol):
@@ -23,8 +25,12 @@ class ManagedUpstream(Protocol):
 
 
 def upstream_for(
-    client: str, settings: UpstreamPoolSettings, tracer: Tracer | None = None
+    client: str,
+    settings: UpstreamPoolSettings,
+    tracer: Tracer | None = None,
+    scrub: Scrub = mask_key_shaped,
 ) -> ManagedUpstream:
+    tracing = ClientTracing(tracer, scrub) if tracer is not None else None
     if client == "aiohttp":
-        return AiohttpUpstream(settings, tracer=tracer)
-    return Http1Upstream(settings, tracer=tracer)
+        return AiohttpUpstream(settings, tracing)
+    return Http1Upstream(settings, tracing)

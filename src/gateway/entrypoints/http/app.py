@@ -10,6 +10,7 @@ from sanic import Sanic
 from sanic.config import Config
 
 from gateway.application.relay import RelayService
+from gateway.domain.secrets import mask_key_shaped
 from gateway.entrypoints.http.errors import conclude_abandoned_body, register_error_handlers
 from gateway.entrypoints.http.middleware import install_middleware
 from gateway.entrypoints.http.observability import HttpObservability
@@ -89,6 +90,7 @@ def create_app(settings: Settings, runtime: Runtime, name: str | None = None) ->
     install_middleware(app, settings)
     app.ctx.tracer = None
     app.ctx.http_metrics = None
+    app.ctx.scrub = mask_key_shaped
 
     @app.before_server_start
     async def start(app: Sanic) -> None:  # type: ignore[type-arg]
@@ -98,6 +100,7 @@ def create_app(settings: Settings, runtime: Runtime, name: str | None = None) ->
         observability: HttpObservability = runtime.observability()
         app.ctx.tracer = observability.tracer
         app.ctx.http_metrics = observability.http_metrics
+        app.ctx.scrub = observability.scrub
 
     @app.after_server_stop
     async def stop(app: Sanic) -> None:  # type: ignore[type-arg]

@@ -47,3 +47,8 @@ class HttpObservability(Protocol):
     def http_metrics(self) -> HttpMetrics | None:
         """None when metrics are off."""
         ...
+
+    def scrub(self, text: str) -> str:
+        """`text` with configured keys and key-shaped parts masked, for what a span copies from
+        a client (its path)."""
+        ...

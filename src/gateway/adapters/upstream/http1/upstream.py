@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from functools import partial
 
-from opentelemetry.trace import Span, Tracer
+from opentelemetry.trace import Span
 
-from gateway.adapters.upstream.client_span import end_with_body, send_traced
+from gateway.adapters.upstream.client_span import ClientTracing, end_with_body, send_traced
 from gateway.adapters.upstream.http1.connection import Http1Connection
 from gateway.adapters.upstream.http1.pool import ConnectionPool, Origin, parse_origin
 from gateway.adapters.upstream.pool_settings import UpstreamPoolSettings
@@ -114,10 +114,14 @@ class Http1Response:
 class Http1Upstream:
     """Sends relayed requests. Create with `start()` inside the worker's running loop."""
 
-    def __init__(self, settings: UpstreamPoolSettings, tracer: Tracer | None = None) -> None:
+    def __init__(
+        self,
+        settings: UpstreamPoolSettings,
+        tracing: ClientTracing | None = None,
+    ) -> None:
         self._settings = settings
         self._pool: ConnectionPool | None = None
-        self._tracer = tracer  # None: tracing off, nothing is spent on it
+        self._tracing = tracing  # None: tracing off, nothing is spent on it
         self._origins: dict[str, Origin] = {}
 
     async def start(self) -> None:
@@ -129,9 +133,12 @@ class Http1Upstream:
             self._pool = None
 
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
-        if self._tracer is None:
+        tracing = self._tracing
+        if tracing is None:
             return await self._send(request, request.headers, None)
-        return await send_traced(self._tracer, request, partial(self._send, request))
+        return await send_traced(
+            tracing.tracer, request, partial(self._send, request), tracing.scrub
+        )
 
     async def _send(
         self, request: UpstreamRequest, headers: Sequence[tuple[str, str]], span: Span | None

@@ -16,7 +16,6 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.trace import SpanKind, StatusCode, Tracer
 from sanic import Request
 
-from gateway.domain.secrets import mask_key_shaped
 from gateway.entrypoints.http.middleware.scope import at_end
 
 log = logging.getLogger("gateway.http")
@@ -61,7 +60,7 @@ def _start(tracer: Tracer, request: Request) -> None:
 def _attributes(request: Request, template: str | None) -> dict[str, str]:
     attributes = {
         "http.request.method": request.method,
-        "url.path": mask_key_shaped(request.path),  # a client may put anything in it
+        "url.path": request.app.ctx.scrub(request.path),  # a client may put anything in it
         "url.scheme": request.scheme,
     }
     if template is not None:
