@@ -452,3 +452,21 @@ async def test_websocket_upgrade_attempt_gets_426(gateway: LiveGateway, path: st
         async with http.get(gateway.url + path, headers=headers) as r:
             assert r.status == 426
             assert_envelope(path, 426, await r.json())
+
+
+@pytest.mark.parametrize(("path", "headers"), [CLAUDE, OPENAI, GEMINI])
+async def test_a_header_block_over_the_limit_is_431(
+    gateway: LiveGateway, path: str, headers: dict[str, str]
+) -> None:
+    # Sanic answers it 413, "body too large": it is the head (RFC 6585 5). Sanic refuses it
+    # before it has parsed the request line, so the path is not known: OpenAI's envelope.
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            gateway.url + path, json=BODY, headers={**headers, "x-pad": "a" * (70 << 10)}
+        ) as r,
+    ):
+        assert r.status == 431
+        body = await r.json()
+    assert_envelope("/v1/chat/completions", 431, body)
+    assert body["error"]["message"] == "request header fields are too large"

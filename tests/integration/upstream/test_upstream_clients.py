@@ -423,6 +423,72 @@ async def test_invalid_http_from_the_upstream_is_a_bad_gateway() -> None:
             await upstream.send(post(server.url))
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["transfer-encoding ", "content length", "", "x\tbad", "x:y"],
+    ids=["space-before-colon", "space-inside", "empty", "tab", "colon"],
+)
+async def test_a_header_name_that_is_not_a_token_is_refused_before_sending(name: str) -> None:
+    # Sanic keeps what a client wrote before the colon: forwarded, "transfer-encoding : chunked"
+    # could frame the request differently upstream (RFC 9110 5.1, RFC 9112 5.1).
+    seen: list[bytes] = []
+    async with scripted(answer_each(JSON_ANSWER, seen)) as server, client("http1") as upstream:
+        request = post(server.url)
+        bad = UpstreamRequest("POST", request.url, [*request.headers, (name, "chunked")], b"{}")
+        with pytest.raises(InvalidRequest, match="not a token"):
+            await upstream.send(bad)
+        nul = UpstreamRequest("POST", request.url, [*request.headers, ("x-a", "a\x00b")], b"{}")
+        with pytest.raises(InvalidRequest, match="NUL"):
+            await upstream.send(nul)
+    assert seen == []
+
+
+async def test_a_header_value_goes_upstream_as_the_bytes_the_client_sent() -> None:
+    # Sanic decodes a head as UTF-8 with surrogateescape: "café" and invalid UTF-8 both go back
+    # to their own bytes (they were rewritten to Latin-1, or failed with a 500).
+    seen: list[bytes] = []
+    sent = b"caf\xc3\xa9 \xff\xfe"
+    value = sent.decode("utf-8", "surrogateescape")
+    async with scripted(answer_each(JSON_ANSWER, seen)) as server, client("http1") as upstream:
+        response = await upstream.send(post(server.url, **{"x-note": value}))
+        assert response.status == 200
+        response.release()
+    assert b"\r\nx-note: " + sent + b"\r\n" in seen[0]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 999 Odd\r\ncontent-length: 2\r\n\r\n{}",
+        b"HTTP/1.1 199 Odd\r\ncontent-length: 9\r\n\r\nGARBAGE!!" + JSON_ANSWER,
+        b"HTTP/1.1 200 OK\r\nx-big: " + b"a" * (65 << 10) + b"\r\ncontent-length: 2\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\n" + b"x-h: 1\r\n" * 12_000 + b"content-length: 2\r\n\r\n{}",
+    ],
+    ids=["status-999", "1xx-with-a-body", "a-64-KiB-header", "12,000-headers"],
+)
+async def test_an_answer_not_fit_to_relay_is_a_bad_gateway_and_retires_its_connection(
+    answer: bytes,
+) -> None:
+    async with scripted(answer_each(answer)) as server, client("http1") as upstream:
+        with pytest.raises(UpstreamUnreachable, match="not valid HTTP"):
+            await upstream.send(post(server.url))
+    assert server.connections == 1
+
+
+async def test_a_204_that_announces_a_body_retires_its_connection() -> None:
+    # Its "body" would come after it, and be read as the next request's answer (pool poison).
+    async def handler(conn: Conn) -> None:
+        while await conn.request(timeout=3):
+            await conn.send(b"HTTP/1.1 204 No Content\r\ncontent-length: 90\r\n\r\n")
+
+    async with scripted(handler) as server, client("http1") as upstream:
+        for _ in range(2):
+            response = await upstream.send(post(server.url))
+            assert response.status == 204
+            response.release()
+    assert server.connections == 2
+
+
 async def test_https_upstream(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
     authority = trustme.CA()
     certificate = authority.issue_cert("127.0.0.1")

@@ -64,6 +64,7 @@ _SANIC_MESSAGES = {
     405: "method not allowed on this route",
     408: "the request was not received in time",
     413: "request body is too large",
+    431: "request header fields are too large",
     503: "the response was not produced in time",
 }
 
@@ -79,6 +80,8 @@ _BODY_ERRORS: dict[int, type[GatewayError]] = {
 async def on_sanic_error(request: Request, exc: Exception) -> HTTPResponse:
     assert isinstance(exc, SanicException)
     status = exc.status_code
+    if status == 413 and "header" in str(exc).lower():
+        status = 431  # Sanic says 413 for a head over its limit too (RFC 6585 5: 431)
     # Sanic's own texts can echo the path; ours are fixed.
     message = _SANIC_MESSAGES.get(status, "request refused")
     _conclude_refused_body(request, status, message)

@@ -56,6 +56,7 @@ class Http1Connection(asyncio.Protocol):
     def _reset_exchange(self) -> None:
         self.status = 0
         self.headers: list[tuple[str, str]] = []
+        self._header_bytes = 0
         self._headers_done = False
         self._body: deque[bytes] = deque()
         self._buffered = 0
@@ -238,7 +239,7 @@ class Http1Connection(asyncio.Protocol):
         self._last_read = self._loop.time()
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserError:
+        except (httptools.HttpParserError, _InvalidAnswer):
             self._push_pending()  # the pieces parsed before the fault are good
             self._fail(
                 UpstreamCutOff("the upstream sent invalid HTTP")
@@ -278,19 +279,36 @@ class Http1Connection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         if self.complete:
             return
+        self._header_bytes += len(name) + len(value) + 4  # as on the wire: ": " and CRLF
+        if self._header_bytes > MAX_HEADER_BYTES:  # llhttp has no bound: this is it
+            raise _InvalidAnswer()
         self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def _announces_body(self) -> bool:
+        for name, value in self.headers:
+            low = name.lower()
+            if low == "transfer-encoding" or (low == "content-length" and value.strip() != "0"):
+                return True
+        return False
 
     def on_headers_complete(self) -> None:
         if self.complete:  # a second answer to one request: the connection cannot be trusted
             self._keep_alive = False
             return
         status = self._parser.get_status_code()
-        if 100 <= status < 200:  # 100 Continue, 103 Early Hints: the answer is still to come
+        if status in _INFORMATIONAL:  # 100 Continue, 103 Early Hints: the answer is to come
             self.headers = []
+            self._header_bytes = 0
             return
+        if not 200 <= status <= 599:  # another 1xx (it may come with a body), or no status
+            raise _InvalidAnswer()
         self.status = status
         # Asked now: llhttp knows the answer's framing and Connection header only while parsing it.
         self._keep_alive = self._parser.should_keep_alive()
+        if status in _NO_BODY and self._announces_body():
+            # A 204 or 304 has no body (RFC 9110 15.3.5, 15.4.5; RFC 9112 6.3): bytes it
+            # announces would come after the answer, and be read as the next request's.
+            self._keep_alive = False
         self._headers_done = True
         self._wake()
 
@@ -312,6 +330,20 @@ class Http1Connection(asyncio.Protocol):
         self._active = False
         self._silence.forget(self)
         self._wake()
+
+
+# Informational answers llhttp reads without a body, before the final one (RFC 9110 15.2).
+# 101 switches protocols, which a relayed request never asks for: not among them.
+_INFORMATIONAL = frozenset({100, 102, 103})
+_NO_BODY = frozenset({204, 304})
+# What an answer's header block may hold in all (names and values): far above any provider's,
+# far below what would strain a worker's memory.
+MAX_HEADER_BYTES = 64 << 10
+
+
+class _InvalidAnswer(Exception):
+    """Raised from a parser callback: the answer is not one to relay (an odd status, an
+    unbounded header block); data_received fails the exchange and drops the connection."""
 
 
 def _closed_before_answer() -> UpstreamError:

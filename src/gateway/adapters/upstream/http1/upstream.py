@@ -13,6 +13,7 @@ set), plus Host and Content-Length, which this client owns.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from functools import partial
 
@@ -194,11 +195,27 @@ def _request_head(
     block = "".join([f"{name}: {value}\r\n" for name, value in headers])
     # One line per header: a value holding CR or LF would smuggle in headers of its own.
     count = len(headers)
-    if block.count("\n") != count or block.count("\r") != count:
-        raise InvalidRequest("a header holds a line break")
+    if block.count("\n") != count or block.count("\r") != count or "\x00" in block:
+        raise InvalidRequest("a header holds a line break or a NUL")
+    for name, _ in headers:
+        if name not in _TOKENS_SEEN:
+            _check_token(name)
     length = f"content-length: {len(body)}\r\n" if body or method in _BODY_METHODS else ""
     head = f"{method} {target} HTTP/1.1\r\nhost: {host}\r\n{block}{length}\r\n"
-    try:
-        return head.encode("latin-1")
-    except UnicodeEncodeError:  # a non-Latin-1 header value: sent as its UTF-8 bytes
-        return head.encode("utf-8")
+    # Sanic decodes the client's head as UTF-8 with surrogateescape: encoded back the same way,
+    # a header value reaches the upstream as the bytes the client sent (RFC 9110 5.5).
+    return head.encode("utf-8", "surrogateescape")
+
+
+# A header name is a token (RFC 9110 5.1). Sanic keeps what a client wrote before the colon,
+# spaces included ("transfer-encoding "): an upstream that trims them would frame the request
+# differently from the gateway. Names repeat, so each is checked once (a bounded memory).
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_TOKENS_SEEN: set[str] = set()
+
+
+def _check_token(name: str) -> None:
+    if _TOKEN.fullmatch(name) is None:
+        raise InvalidRequest("a header name is not a token (RFC 9110 5.1)")
+    if len(_TOKENS_SEEN) < 4096:
+        _TOKENS_SEEN.add(name)
