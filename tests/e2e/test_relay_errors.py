@@ -470,3 +470,20 @@ async def test_a_header_block_over_the_limit_is_431(
         body = await r.json()
     assert_envelope("/v1/chat/completions", 431, body)
     assert body["error"]["message"] == "request header fields are too large"
+
+
+@pytest.mark.parametrize("target", [b"/v1/chat/completions?a\nx-inj:1", b"/v1/models?a=\x01\x7f"])
+async def test_a_target_with_a_line_feed_or_a_control_character_is_400(
+    gateway: LiveGateway, fake_provider: FakeProvider, target: bytes
+) -> None:
+    # It closed the connection with no answer, and logged Sanic's traceback.
+    host, port = gateway.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"POST " + target + b" HTTP/1.1\r\nhost: x\r\nauthorization: Bearer k\r\n"
+        b"content-length: 2\r\n\r\n{}"
+    )
+    answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert fake_provider.requests == []

@@ -7,7 +7,7 @@ from collections.abc import Coroutine
 from time import monotonic
 from typing import Any
 
-from sanic.exceptions import RequestTimeout
+from sanic.exceptions import BadRequest, RequestTimeout
 from sanic.headers import format_http1_response
 from sanic.helpers import has_message_body
 from sanic.http.constants import Stage
@@ -24,6 +24,17 @@ class GatewayHttp(Http):
     HTTP/1.0 defines. Everything else is Sanic's own path."""
 
     __slots__ = ()
+
+    def create_empty_request(self) -> None:
+        """Sanic's error path makes a request object from the target it read. When the target is
+        what was refused (a bare LF or a control character in it), that raised again, past
+        Sanic's handling: the connection closed with no answer and a logged traceback. The
+        refusal is then answered for "/"."""
+        try:
+            super().create_empty_request()
+        except BadRequest:
+            self.url = "/"
+            super().create_empty_request()
 
     def http1_response_header(self, data: bytes, end_stream: bool) -> Coroutine[Any, Any, None]:
         # Not async: it hands back the coroutine to await, so that the usual response (on the
