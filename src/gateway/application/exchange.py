@@ -202,13 +202,11 @@ class RelayExchange:
         self._waiting_since = self._monotonic()
         try:
             await self._response.push(self._take)
-        except BaseException:  # failed, timed out or cancelled while the upstream was awaited
-            self._stop_waiting()
-            raise
+        finally:  # the body's end, or a failure, timeout or cancel while the upstream was awaited
+            self._stop_waiting()  # (a refused chunk has stopped the wait already)
         refused, self._refused = self._refused, None
         if refused is not None:
             return refused
-        self._stop_waiting()  # the body's end
         tail = self._flush_filter()
         return tail if tail and not write(tail) else None
 

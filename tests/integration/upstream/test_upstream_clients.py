@@ -405,9 +405,10 @@ async def test_informational_answers_are_skipped() -> None:
         response.release()
 
 
-async def test_a_header_with_a_line_break_is_refused_before_sending() -> None:
+@pytest.mark.parametrize("client_name", CLIENTS)
+async def test_a_header_with_a_line_break_is_refused_before_sending(client_name: str) -> None:
     seen: list[bytes] = []
-    async with scripted(answer_each(JSON_ANSWER, seen)) as server, client("http1") as upstream:
+    async with scripted(answer_each(JSON_ANSWER, seen)) as server, client(client_name) as upstream:
         with pytest.raises(InvalidRequest):
             await upstream.send(post(server.url, authorization="Bearer k\r\nx-evil: 1"))
     assert seen == []
@@ -423,16 +424,19 @@ async def test_invalid_http_from_the_upstream_is_a_bad_gateway() -> None:
             await upstream.send(post(server.url))
 
 
+@pytest.mark.parametrize("client_name", CLIENTS)
 @pytest.mark.parametrize(
     "name",
     ["transfer-encoding ", "content length", "", "x\tbad", "x:y"],
     ids=["space-before-colon", "space-inside", "empty", "tab", "colon"],
 )
-async def test_a_header_name_that_is_not_a_token_is_refused_before_sending(name: str) -> None:
+async def test_a_header_name_that_is_not_a_token_is_refused_before_sending(
+    name: str, client_name: str
+) -> None:
     # Sanic keeps what a client wrote before the colon: forwarded, "transfer-encoding : chunked"
     # could frame the request differently upstream (RFC 9110 5.1, RFC 9112 5.1).
     seen: list[bytes] = []
-    async with scripted(answer_each(JSON_ANSWER, seen)) as server, client("http1") as upstream:
+    async with scripted(answer_each(JSON_ANSWER, seen)) as server, client(client_name) as upstream:
         request = post(server.url)
         bad = UpstreamRequest("POST", request.url, [*request.headers, (name, "chunked")], b"{}")
         with pytest.raises(InvalidRequest, match="not a token"):

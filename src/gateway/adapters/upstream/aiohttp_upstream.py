@@ -10,6 +10,7 @@ import aiohttp
 from opentelemetry.trace import Span
 
 from gateway.adapters.upstream.client_span import ClientTracing, end_with_body, send_traced
+from gateway.adapters.upstream.outgoing_headers import check_names, check_values
 from gateway.adapters.upstream.pool_settings import UpstreamPoolSettings
 from gateway.domain.errors import UpstreamCutOff, UpstreamTimeout, UpstreamUnreachable
 from gateway.domain.ports.upstream import UpstreamRequest, UpstreamResponse, push_chunks
@@ -134,7 +135,7 @@ class AiohttpUpstream:
         async def traced(headers: Sequence[tuple[str, str]], span: Span) -> UpstreamResponse:
             return AiohttpUpstreamResponse(await self._request(session, request, headers), span)
 
-        return await send_traced(tracing.tracer, request, traced, tracing.scrub)
+        return await send_traced(tracing, request, traced)
 
     async def _request(
         self,
@@ -142,6 +143,10 @@ class AiohttpUpstream:
         request: UpstreamRequest,
         headers: Sequence[tuple[str, str]],
     ) -> aiohttp.ClientResponse:
+        # Refused here, as the HTTP/1.1 client refuses them: aiohttp sends a name that is not a
+        # token as it is, and raises a ValueError (a 500) on a NUL or a line break.
+        check_names(headers)
+        check_values(headers)
         try:
             return await session.request(
                 request.method,

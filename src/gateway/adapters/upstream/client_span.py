@@ -43,10 +43,9 @@ class ClientTracing:
 
 
 async def send_traced(
-    tracer: Tracer,
+    tracing: ClientTracing,
     request: UpstreamRequest,
     send: Callable[[Sequence[tuple[str, str]], Span], Awaitable[Answer]],
-    scrub: Scrub = mask_key_shaped,
 ) -> Answer:
     """`send(headers, span)` inside a CLIENT span: the headers carry the trace context upstream.
 
@@ -59,7 +58,7 @@ async def send_traced(
         # would be an unsampled span too, so none is made (no ids, attributes, context or end).
         # The trace context still goes upstream, naming the request's own span as the parent.
         return await send(with_trace_context(request.headers, None), INVALID_SPAN)
-    span, headers = start_client_span(tracer, request, scrub)
+    span, headers = start_client_span(tracing, request)
     try:
         answer = await send(headers, span)
     except BaseException as exc:
@@ -70,12 +69,12 @@ async def send_traced(
 
 
 def start_client_span(
-    tracer: Tracer, request: UpstreamRequest, scrub: Scrub = mask_key_shaped
+    tracing: ClientTracing, request: UpstreamRequest
 ) -> tuple[Span, list[tuple[str, str]]]:
-    """The span (a child of the current one) and the headers carrying it upstream. `scrub`
-    masks keys in the URL: its path holds what a client put there (a Gemini model name)."""
+    """The span (a child of the current one) and the headers carrying it upstream."""
     url = urlsplit(request.url)
-    span = tracer.start_span(
+    scrub = tracing.scrub
+    span = tracing.tracer.start_span(
         request.method,
         kind=SpanKind.CLIENT,
         attributes={

@@ -13,7 +13,6 @@ set), plus Host and Content-Length, which this client owns.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from functools import partial
 
@@ -22,6 +21,7 @@ from opentelemetry.trace import Span
 from gateway.adapters.upstream.client_span import ClientTracing, end_with_body, send_traced
 from gateway.adapters.upstream.http1.connection import Http1Connection
 from gateway.adapters.upstream.http1.pool import ConnectionPool, Origin, parse_origin
+from gateway.adapters.upstream.outgoing_headers import LINE_BREAK_OR_NUL, check_names
 from gateway.adapters.upstream.pool_settings import UpstreamPoolSettings
 from gateway.domain.errors import InvalidRequest, UpstreamUnreachable
 from gateway.domain.ports.upstream import UpstreamRequest, UpstreamResponse
@@ -137,9 +137,7 @@ class Http1Upstream:
         tracing = self._tracing
         if tracing is None:
             return await self._send(request, request.headers, None)
-        return await send_traced(
-            tracing.tracer, request, partial(self._send, request), tracing.scrub
-        )
+        return await send_traced(tracing, request, partial(self._send, request))
 
     async def _send(
         self, request: UpstreamRequest, headers: Sequence[tuple[str, str]], span: Span | None
@@ -196,26 +194,10 @@ def _request_head(
     # One line per header: a value holding CR or LF would smuggle in headers of its own.
     count = len(headers)
     if block.count("\n") != count or block.count("\r") != count or "\x00" in block:
-        raise InvalidRequest("a header holds a line break or a NUL")
-    for name, _ in headers:
-        if name not in _TOKENS_SEEN:
-            _check_token(name)
+        raise InvalidRequest(LINE_BREAK_OR_NUL)
+    check_names(headers)
     length = f"content-length: {len(body)}\r\n" if body or method in _BODY_METHODS else ""
     head = f"{method} {target} HTTP/1.1\r\nhost: {host}\r\n{block}{length}\r\n"
     # Sanic decodes the client's head as UTF-8 with surrogateescape: encoded back the same way,
     # a header value reaches the upstream as the bytes the client sent (RFC 9110 5.5).
     return head.encode("utf-8", "surrogateescape")
-
-
-# A header name is a token (RFC 9110 5.1). Sanic keeps what a client wrote before the colon,
-# spaces included ("transfer-encoding "): an upstream that trims them would frame the request
-# differently from the gateway. Names repeat, so each is checked once (a bounded memory).
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_TOKENS_SEEN: set[str] = set()
-
-
-def _check_token(name: str) -> None:
-    if _TOKEN.fullmatch(name) is None:
-        raise InvalidRequest("a header name is not a token (RFC 9110 5.1)")
-    if len(_TOKENS_SEEN) < 4096:
-        _TOKENS_SEEN.add(name)
